@@ -1,0 +1,47 @@
+"""thermonn: thermodynamics-inspired neural computation in PyTorch."""
+
+from thermonn import functional
+from thermonn.functional.entropy import (
+    Bernoulli,
+    CustomEntropy,
+    Entropy,
+    Gate,
+    LogCosh,
+    Shannon,
+    Spin,
+)
+from thermonn.functional.tel import TELResult, TELTrace
+from thermonn.nn import (
+    TEL,
+    ConversionReport,
+    DiagnosticsLog,
+    Replacement,
+    TELFeedForward,
+    TemperatureRule,
+    collect_diagnostics,
+    convert,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TEL",
+    "Bernoulli",
+    "ConversionReport",
+    "CustomEntropy",
+    "DiagnosticsLog",
+    "Entropy",
+    "Gate",
+    "LogCosh",
+    "Replacement",
+    "Shannon",
+    "Spin",
+    "TELFeedForward",
+    "TELResult",
+    "TELTrace",
+    "TemperatureRule",
+    "__version__",
+    "collect_diagnostics",
+    "convert",
+    "functional",
+]

@@ -1,0 +1,45 @@
+"""Pure tensor functions: entropies, free energies, temperature rules and the TEL descent core."""
+
+from thermonn.functional.entropy import (
+    ENTROPIES,
+    Bernoulli,
+    CustomEntropy,
+    DualEntropy,
+    Entropy,
+    Gate,
+    LogCosh,
+    Shannon,
+    Spin,
+    resolve_entropy,
+)
+from thermonn.functional.free_energy import free_energy, free_energy_grad
+from thermonn.functional.tel import TELResult, TELTrace, TemperatureSchedule, tel_descent
+from thermonn.functional.temperature import (
+    ema,
+    gaussian_entropy,
+    moment_features,
+    target_temperature,
+)
+
+__all__ = [
+    "ENTROPIES",
+    "Bernoulli",
+    "CustomEntropy",
+    "DualEntropy",
+    "Entropy",
+    "Gate",
+    "LogCosh",
+    "Shannon",
+    "Spin",
+    "TELResult",
+    "TELTrace",
+    "TemperatureSchedule",
+    "ema",
+    "free_energy",
+    "free_energy_grad",
+    "gaussian_entropy",
+    "moment_features",
+    "resolve_entropy",
+    "target_temperature",
+    "tel_descent",
+]

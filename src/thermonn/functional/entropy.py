@@ -1,0 +1,469 @@
+r"""Entropy families for the Thermodynamic Equilibrium Layer.
+
+An entropy :math:`S(y) = \sum_i s(y_i)` enters the free energy
+
+.. math::
+
+    F_T(y) = \tfrac12 \lVert y - z \rVert^2 - T\,S(y), \qquad
+    \nabla F_T(y) = (y - z) - T\,\varphi(y), \quad \varphi = s'.
+
+Its gradient :math:`\varphi` is the layer's activation; the equilibrium map
+:math:`z \mapsto y^\star` solves :math:`y - T\varphi(y) = z`.
+
+Each entropy is a *strategy object*: besides :math:`\varphi` and :math:`s` it owns the step rule of
+the descent (``init``/``step``/``output`` on a *state*) and the curvature facts from which the layer
+derives its step-size bound.  Two kinds exist:
+
+* **primal** entropies (``logcosh``, ``gate``, user-supplied) iterate on :math:`y` itself,
+  :math:`y_{k+1} = y_k - \eta_k \nabla F_{T_k}(y_k)`.  With
+  :math:`\varphi' \in [-m_-, m_+]` and :math:`T \le T_{\max}`, :math:`F_T` is
+  :math:`\mu`-strongly convex and :math:`L`-smooth with :math:`\mu = 1 - T_{\max} m_+`,
+  :math:`L = 1 + T_{\max} m_-`.
+* **dual** entropies (``bernoulli``, ``spin``, ``shannon``) live on a bounded or half-open domain;
+  plain steps in :math:`y` would leave it.  They iterate on :math:`u` with :math:`y = \rho(u)`,
+  :math:`\varphi(y) = -\rho^{-1}(y)`:
+  :math:`u_{k+1} = u_k - \eta_k (\rho(u_k) + T u_k - z)`, gradient descent on the
+  :math:`T`-strongly convex, :math:`(T + L_\rho)`-smooth function
+  :math:`G(u) = \int\rho + \tfrac{T}{2}u^2 - zu`, whose minimiser is the same equilibrium.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Callable
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as tf
+from torch import Tensor, nn
+
+from thermonn.functional.free_energy import free_energy_grad
+
+__all__ = [
+    "ENTROPIES",
+    "Bernoulli",
+    "CustomEntropy",
+    "DualEntropy",
+    "Entropy",
+    "Gate",
+    "LogCosh",
+    "Shannon",
+    "Spin",
+    "resolve_entropy",
+]
+
+# sup_u -(sigma'(u) + u sigma''(u)); the positive part of the gate's phi' is at most this * a^2.
+_GATE_POSITIVE_CURVATURE = 0.0803
+
+
+def _binary_entropy_logits(u: Tensor) -> Tensor:
+    """h(sigmoid(u)) for h(p) = -p log p - (1-p) log(1-p), stable for every finite u."""
+    return torch.sigmoid(u) * tf.softplus(-u) + torch.sigmoid(-u) * tf.softplus(u)
+
+
+class Entropy(nn.Module, abc.ABC):
+    r"""Base class of a primal entropy :math:`S(y) = \sum_i s(y_i)`.
+
+    Subclasses implement :meth:`phi` (:math:`s'`), :meth:`entropy` (elementwise :math:`s`) and
+    :meth:`curvature_bounds` (:math:`m_-, m_+` with :math:`\varphi' \in [-m_-, m_+]` for every value
+    the entropy's parameters can take).  The descent-state methods below are the step rule of the
+    primal iteration and rarely need overriding.
+    """
+
+    coordinate: ClassVar[str] = "primal"
+
+    @abc.abstractmethod
+    def phi(self, y: Tensor) -> Tensor: ...
+
+    @abc.abstractmethod
+    def entropy(self, y: Tensor) -> Tensor: ...
+
+    @abc.abstractmethod
+    def curvature_bounds(self) -> tuple[float, float]: ...
+
+    @property
+    def concave(self) -> bool:
+        """True when :math:`m_+ = 0`, i.e. :math:`s` is concave everywhere."""
+        return self.curvature_bounds()[1] == 0.0
+
+    # ---- descent state -------------------------------------------------------------------
+    def init(self, z: Tensor) -> Tensor:
+        """Initial descent state: :math:`y_0 = z`."""
+        return z
+
+    def output(self, state: Tensor) -> Tensor:
+        """The iterate :math:`y` of a descent state."""
+        return state
+
+    def step(self, state: Tensor, z: Tensor, t: Tensor, eta: Tensor) -> Tensor:
+        r""":math:`y - \eta\,((y - z) - T\varphi(y))`."""
+        return state - eta * free_energy_grad(self, state, z, t)
+
+    def phi_of_state(self, state: Tensor) -> Tensor:
+        return self.phi(state)
+
+    def entropy_of_state(self, state: Tensor) -> Tensor:
+        return self.entropy(state)
+
+    # ---- guarantees ----------------------------------------------------------------------
+    def smoothness(self, t_max: float) -> tuple[float, float]:
+        r"""Strong-convexity and smoothness constants :math:`(\mu, L)` of :math:`F_T`, T ≤ t_max."""
+        m_minus, m_plus = self.curvature_bounds()
+        return 1.0 - t_max * m_plus, 1.0 + t_max * m_minus
+
+    def step_bound(self, t_min: float, t_max: float, *, nonexpansive: bool = False) -> float:
+        r"""Largest step :math:`\eta_{\max}` for which the layer's guarantees hold.
+
+        :math:`2/(\mu + L)` in general; :math:`\min(1, 2/L)` in non-expansive mode, which needs a
+        concave entropy (:math:`\mu = 1`).
+
+        Raises:
+            ValueError: if :math:`\mu \le 0` (the free energy is not strongly convex on the box).
+        """
+        mu, lip = self.smoothness(t_max)
+        if mu <= 0.0:
+            m_plus = self.curvature_bounds()[1]
+            raise ValueError(
+                f"entropy {type(self).__name__}: expected t_max * m_plus < 1 so that the free "
+                f"energy is strongly convex, got t_max={t_max} and m_plus={m_plus} (mu={mu:.4g})"
+            )
+        if nonexpansive:
+            if not self.concave:
+                raise ValueError(
+                    f"nonexpansive=True needs a concave entropy (m_plus = 0), got "
+                    f"{type(self).__name__} with curvature bounds {self.curvature_bounds()}"
+                )
+            return min(1.0, 2.0 / lip)
+        return 2.0 / (mu + lip)
+
+
+class LogCosh(Entropy):
+    r"""Concave ``logcosh`` entropy: :math:`s(y) = -\log\cosh y`, :math:`\varphi = -\tanh y`.
+
+    Equilibrium :math:`y + T\tanh y = z`; identity as :math:`T \to 0`. :math:`\varphi' \in [-1, 0]`.
+    """
+
+    def phi(self, y: Tensor) -> Tensor:
+        return -torch.tanh(y)
+
+    def entropy(self, y: Tensor) -> Tensor:
+        a = y.abs()
+        return math.log(2.0) - a - tf.softplus(-2.0 * a)
+
+    def curvature_bounds(self) -> tuple[float, float]:
+        return 1.0, 0.0
+
+
+class Gate(Entropy):
+    r"""Learnable ``gate`` entropy: :math:`s(y) = h(\sigma(a y + c))`, :math:`h` the binary entropy.
+
+    .. math::  \varphi(y) = -a\,u\,\sigma'(u), \quad u = a y + c,
+               \qquad \varphi' \in [-a^2/4,\; 0.0803\,a^2].
+
+    The slope is kept in :math:`(0, a_{\max})` by :math:`a = a_{\max}\sigma(\alpha)`, so the curvature
+    bounds (and with them the layer's step-size bound) hold for every learned value.
+
+    Args:
+        features: number of features for per-feature ``a, c``; ``None`` for scalars.
+        a_max: upper bound of the slope ``a``.
+        a_init: initial slope, in ``(0, a_max)``.
+    """
+
+    def __init__(
+        self,
+        features: int | None = None,
+        *,
+        a_max: float = 2.0,
+        a_init: float = 1.0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if not (a_max > 0.0 and math.isfinite(a_max)):
+            raise ValueError(f"a_max: expected a finite positive float, got {a_max!r}")
+        if not 0.0 < a_init < a_max:
+            raise ValueError(f"a_init: expected a value in (0, a_max={a_max}), got {a_init!r}")
+        self.a_max = float(a_max)
+        self.a_init = float(a_init)
+        shape = () if features is None else (features,)
+        self.alpha = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
+        self.c = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        p = self.a_init / self.a_max
+        nn.init.constant_(self.alpha, math.log(p / (1.0 - p)))
+        nn.init.zeros_(self.c)
+
+    @property
+    def a(self) -> Tensor:
+        return self.a_max * torch.sigmoid(self.alpha)
+
+    def phi(self, y: Tensor) -> Tensor:
+        a = self.a
+        u = a * y + self.c
+        s = torch.sigmoid(u)
+        return -a * u * s * (1.0 - s)
+
+    def entropy(self, y: Tensor) -> Tensor:
+        return _binary_entropy_logits(self.a * y + self.c)
+
+    def curvature_bounds(self) -> tuple[float, float]:
+        a2 = self.a_max**2
+        return a2 / 4.0, _GATE_POSITIVE_CURVATURE * a2
+
+    def extra_repr(self) -> str:
+        return f"a_max={self.a_max}, features={tuple(self.alpha.shape) or 'scalar'}"
+
+
+class CustomEntropy(Entropy):
+    r"""A user-supplied primal entropy: the extension point.
+
+    Args:
+        phi: the activation :math:`\varphi = s'`, a differentiable elementwise tensor function.
+        entropy: the elementwise entropy :math:`s` (used for the free-energy diagnostics).
+        m_minus, m_plus: curvature bounds, :math:`\varphi' \in [-m_-, m_+]` everywhere.
+        check_range: :math:`\varphi'` and :math:`s' = \varphi` are checked on a grid over
+            ``[-check_range, check_range]`` at construction; ``0`` skips the check.
+
+    Raises:
+        ValueError: if a bound is negative or non-finite, or the grid check finds
+            :math:`\varphi'` outside the bounds or :math:`s' \ne \varphi`.
+
+    Example:
+        >>> softsign = CustomEntropy(lambda y: -y / (1 + y.abs()),
+        ...                          lambda y: -(y.abs() - torch.log1p(y.abs())),
+        ...                          m_minus=1.0, m_plus=0.0)
+    """
+
+    def __init__(
+        self,
+        phi: Callable[[Tensor], Tensor],
+        entropy: Callable[[Tensor], Tensor],
+        *,
+        m_minus: float,
+        m_plus: float,
+        check_range: float = 8.0,
+    ) -> None:
+        super().__init__()
+        if not callable(phi) or not callable(entropy):
+            raise TypeError(
+                f"phi and entropy: expected callables, got {type(phi).__name__} and "
+                f"{type(entropy).__name__}"
+            )
+        for name, v in (("m_minus", m_minus), ("m_plus", m_plus)):
+            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name}: expected a finite float >= 0, got {v!r}")
+        self._phi, self._entropy = phi, entropy
+        self.m_minus, self.m_plus = float(m_minus), float(m_plus)
+        if check_range > 0:
+            self._check(check_range)
+
+    def _check(self, r: float) -> None:
+        y = torch.linspace(-r, r, 4001, dtype=torch.float64, requires_grad=True)
+        phi = self._phi(y)
+        (dphi,) = torch.autograd.grad(phi.sum(), y, retain_graph=True)
+        (ds,) = torch.autograd.grad(self._entropy(y).sum(), y)
+        tol = 1e-6 * (1.0 + self.m_minus + self.m_plus)
+        lo, hi = dphi.min().item(), dphi.max().item()
+        if lo < -self.m_minus - tol or hi > self.m_plus + tol:
+            raise ValueError(
+                f"CustomEntropy: expected phi' in [-m_minus, m_plus] = [{-self.m_minus}, "
+                f"{self.m_plus}], got phi' spanning [{lo:.6g}, {hi:.6g}] on [-{r}, {r}]"
+            )
+        err = (ds - phi.detach()).abs().max().item()
+        if err > 1e-5 * (1.0 + phi.detach().abs().max().item()):
+            raise ValueError(
+                f"CustomEntropy: expected phi to be the derivative of entropy, got "
+                f"max |entropy' - phi| = {err:.3g} on [-{r}, {r}]"
+            )
+
+    def phi(self, y: Tensor) -> Tensor:
+        return self._phi(y)
+
+    def entropy(self, y: Tensor) -> Tensor:
+        return self._entropy(y)
+
+    def curvature_bounds(self) -> tuple[float, float]:
+        return self.m_minus, self.m_plus
+
+    def extra_repr(self) -> str:
+        return f"m_minus={self.m_minus}, m_plus={self.m_plus}"
+
+
+class DualEntropy(Entropy):
+    r"""Base of the domain-constrained entropies, iterated in the dual coordinate :math:`u`.
+
+    :math:`y = \rho(u)`, :math:`\varphi(y) = -\rho^{-1}(y)`; the step is
+    :math:`u - \eta\,(\rho(u) + T u - z)`. With :math:`\rho' \le L_\rho` the step map contracts for
+    :math:`\eta < 2/(T + L_\rho)`; the bound used is :math:`2/(T_{\min} + T_{\max} + L_\rho)`.
+    """
+
+    coordinate: ClassVar[str] = "dual"
+    link_lipschitz: ClassVar[float]
+
+    @abc.abstractmethod
+    def link(self, u: Tensor) -> Tensor: ...
+
+    @abc.abstractmethod
+    def link_inverse(self, y: Tensor) -> Tensor: ...
+
+    @abc.abstractmethod
+    def entropy_of_state(self, state: Tensor) -> Tensor: ...
+
+    def phi(self, y: Tensor) -> Tensor:
+        return -self.link_inverse(y)
+
+    def entropy(self, y: Tensor) -> Tensor:
+        return self.entropy_of_state(self.link_inverse(y))
+
+    @property
+    def concave(self) -> bool:
+        # Concave in y, but the dual iteration carries no non-expansiveness proof.
+        return False
+
+    def curvature_bounds(self) -> tuple[float, float]:
+        return math.inf, 0.0
+
+    def init(self, z: Tensor) -> Tensor:
+        return z
+
+    def output(self, state: Tensor) -> Tensor:
+        return self.link(state)
+
+    def step(self, state: Tensor, z: Tensor, t: Tensor, eta: Tensor) -> Tensor:
+        return state - eta * (self.link(state) + t * state - z)
+
+    def phi_of_state(self, state: Tensor) -> Tensor:
+        return -state
+
+    def smoothness(self, t_max: float) -> tuple[float, float]:
+        return 0.0, t_max + self.link_lipschitz
+
+    def step_bound(self, t_min: float, t_max: float, *, nonexpansive: bool = False) -> float:
+        if nonexpansive:
+            raise ValueError(
+                f"nonexpansive=True needs a concave primal entropy such as 'logcosh', got the "
+                f"dual-coordinate entropy {type(self).__name__}"
+            )
+        return 2.0 / (t_min + t_max + self.link_lipschitz)
+
+
+class Bernoulli(DualEntropy):
+    r"""``bernoulli`` entropy on :math:`y \in (0, 1)`: :math:`s = h(y)`, :math:`\varphi = -\mathrm{logit}\,y`.
+
+    Equilibrium :math:`y + T\,\mathrm{logit}\,y = z`: hard-sigmoid ``clip(z, 0, 1)`` as
+    :math:`T \to 0`.  Dual link :math:`\rho = \sigma`, :math:`L_\rho = 1/4`.
+    """
+
+    link_lipschitz: ClassVar[float] = 0.25
+
+    def link(self, u: Tensor) -> Tensor:
+        return torch.sigmoid(u)
+
+    def link_inverse(self, y: Tensor) -> Tensor:
+        return torch.logit(y)
+
+    def entropy_of_state(self, state: Tensor) -> Tensor:
+        return _binary_entropy_logits(state)
+
+
+class Spin(DualEntropy):
+    r"""``spin`` entropy on :math:`y \in (-1, 1)`: :math:`s = h((1+y)/2)`, :math:`\varphi = -\operatorname{atanh} y`.
+
+    Equilibrium :math:`y + T\operatorname{atanh} y = z`: ``hardtanh`` as :math:`T \to 0`,
+    :math:`\approx \tanh(z/T)` for large :math:`T`.  Dual link :math:`\rho = \tanh`, :math:`L_\rho = 1`.
+    """
+
+    link_lipschitz: ClassVar[float] = 1.0
+
+    def link(self, u: Tensor) -> Tensor:
+        return torch.tanh(u)
+
+    def link_inverse(self, y: Tensor) -> Tensor:
+        return torch.atanh(y)
+
+    def entropy_of_state(self, state: Tensor) -> Tensor:
+        return _binary_entropy_logits(2.0 * state)
+
+
+class Shannon(DualEntropy):
+    r"""``shannon`` entropy on :math:`y > 0`: :math:`s = -y\log y + y`, :math:`\varphi = -\log y`.
+
+    Equilibrium :math:`y + T\log y = z`, i.e. :math:`y^\star = T\,W(e^{z/T}/T)` (Lambert W): a smooth
+    ReLU, exactly ReLU as :math:`T \to 0`.
+
+    The link :math:`\rho = \exp` has no global Lipschitz constant, so a plain dual gradient step
+    has no safe size.  Instead the step is a damped Newton step on the convex increasing
+    :math:`g(u) = e^u + T u - z`,
+
+    .. math::  u_{k+1} = u_k - \eta_k\, g(u_k) / (e^{u_k} + T), \qquad 0 < \eta_k \le 1,
+
+    started to the right of the root at :math:`u_0 = \log(1 + \mathrm{softplus}(z))`
+    (:math:`y^\star \le \max(z, 1)`).  By convexity the iterates then decrease monotonically to
+    :math:`u^\star` and never leave :math:`[u^\star, u_0]`: no overflow, for any input.
+    """
+
+    link_lipschitz: ClassVar[float] = math.inf
+
+    def link(self, u: Tensor) -> Tensor:
+        return torch.exp(u)
+
+    def link_inverse(self, y: Tensor) -> Tensor:
+        return torch.log(y)
+
+    def entropy_of_state(self, state: Tensor) -> Tensor:
+        return torch.exp(state) * (1.0 - state)
+
+    def init(self, z: Tensor) -> Tensor:
+        return torch.log1p(tf.softplus(z))
+
+    def step(self, state: Tensor, z: Tensor, t: Tensor, eta: Tensor) -> Tensor:
+        e = torch.exp(state)
+        return state - eta * (e + t * state - z) / (e + t)
+
+    def step_bound(self, t_min: float, t_max: float, *, nonexpansive: bool = False) -> float:
+        super().step_bound(t_min, t_max, nonexpansive=nonexpansive)  # raises in nonexpansive mode
+        return 1.0
+
+
+_Factory = Callable[..., Entropy]
+
+ENTROPIES: dict[str, _Factory] = {
+    "logcosh": lambda features, device, dtype: LogCosh(),
+    "gate": lambda features, device, dtype: Gate(features, device=device, dtype=dtype),
+    "bernoulli": lambda features, device, dtype: Bernoulli(),
+    "spin": lambda features, device, dtype: Spin(),
+    "shannon": lambda features, device, dtype: Shannon(),
+}
+"""Registered entropy names. Each factory takes ``(features, device, dtype)``."""
+
+
+def resolve_entropy(
+    entropy: str | Entropy,
+    *,
+    features: int | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> Entropy:
+    """Turn an entropy name or object into an :class:`Entropy` (done once, at construction).
+
+    Raises:
+        ValueError: for an unknown name (the message lists the valid ones).
+        TypeError: for anything that is neither a name nor an :class:`Entropy`.
+    """
+    if isinstance(entropy, Entropy):
+        return entropy
+    if isinstance(entropy, str):
+        try:
+            factory = ENTROPIES[entropy]
+        except KeyError:
+            raise ValueError(
+                f"entropy: expected one of {sorted(ENTROPIES)} or an Entropy object, "
+                f"got {entropy!r}"
+            ) from None
+        return factory(features, device, dtype)
+    raise TypeError(
+        f"entropy: expected a str or a thermonn Entropy, got {type(entropy).__name__}"
+    )

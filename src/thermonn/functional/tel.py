@@ -1,0 +1,118 @@
+r"""The TEL descent core: K gradient steps on the free energy, with diagnostics.
+
+.. math::
+
+    z = W x + b, \qquad F_T(y) = \tfrac12\lVert y - z\rVert^2 - T\,S(y),
+
+    y_0 = z, \qquad y_{k+1} = y_k - \eta_k\,\nabla F_{T_k}(y_k), \qquad k = 0, \dots, K-1,
+
+with :math:`T_k` from a temperature rule and the step rule supplied by the entropy (primal or dual
+coordinate, see :mod:`thermonn.functional.entropy`).  Every module that runs free-energy descent
+calls :func:`tel_descent`; there is no second copy of this loop.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+import torch
+from torch import Tensor
+
+from thermonn.functional.entropy import Entropy
+from thermonn.functional.free_energy import free_energy, free_energy_grad
+
+__all__ = [
+    "TELResult",
+    "TELTrace",
+    "TemperatureSchedule",
+    "tel_descent",
+]
+
+
+class TELTrace(NamedTuple):
+    """Per-step diagnostics of one forward call; batch means, detached, float32, shape ``(K+1,)``.
+
+    Entry ``k`` describes the iterate :math:`y_k` (``k = 0`` is the projection :math:`z`):
+
+    Attributes:
+        temperature: :math:`T_k`, the temperature of step ``k`` (``T_K`` is the one a further step
+            would use).
+        entropy: :math:`\\hat S_k`, the rule's entropy estimate of :math:`y_k`.
+        free_energy: :math:`F_{T_k}(y_k)` per sample (sum over features).
+        grad_norm: :math:`\\lVert\\nabla F_{T_k}(y_k)\\rVert_2` per sample.
+    """
+
+    temperature: Tensor
+    entropy: Tensor
+    free_energy: Tensor
+    grad_norm: Tensor
+
+
+class TELResult(NamedTuple):
+    """Output of :func:`tel_descent`: ``output`` is :math:`y_K`; ``trace`` is ``None`` unless
+    diagnostics were requested."""
+
+    output: Tensor
+    trace: TELTrace | None
+
+
+class TemperatureSchedule(Protocol):
+    """What the descent core needs from a temperature rule (see :class:`thermonn.nn.TemperatureRule`).
+
+    ``initial(y0)`` and ``next(t, y, k)`` return ``(T, S_hat)``; ``S_hat`` may be ``None`` when the
+    rule did not need it, and ``estimate(y)`` then supplies it for diagnostics.
+    """
+
+    def initial(self, y: Tensor) -> tuple[Tensor, Tensor | None]: ...
+
+    def next(self, t: Tensor, y: Tensor, k: int) -> tuple[Tensor, Tensor | None]: ...
+
+    def estimate(self, y: Tensor) -> Tensor: ...
+
+
+def _record(entropy: Entropy, state: Tensor, z: Tensor, t: Tensor, s_hat: Tensor) -> Tensor:
+    with torch.no_grad():
+        state32, z32, t32 = state.float(), z.float(), t.float().expand(*z.shape[:-1], 1)
+        f = free_energy(entropy, state32, z32, t32)
+        g = torch.linalg.vector_norm(free_energy_grad(entropy, state32, z32, t32), dim=-1)
+        return torch.stack([t32.mean(), s_hat.float().mean(), f.mean(), g.mean()])
+
+
+def tel_descent(
+    z: Tensor,
+    *,
+    entropy: Entropy,
+    temperature: TemperatureSchedule,
+    etas: Tensor,
+    diagnostics: bool = False,
+) -> TELResult:
+    r"""Run :math:`K` = ``len(etas)`` free-energy descent steps from :math:`y_0 = z`.
+
+    Args:
+        z: the projection :math:`Wx + b`, shape ``(..., d)``.
+        entropy: the entropy strategy; owns the step rule (primal or dual coordinate).
+        temperature: the temperature rule, giving :math:`T_0` and :math:`T_{k+1}` from the iterates.
+        etas: step sizes :math:`\eta_0, \dots, \eta_{K-1}`, shape ``(K,)``.
+        diagnostics: also return a :class:`TELTrace` (costs one extra reduction per step).
+
+    Returns:
+        :class:`TELResult` with ``output`` :math:`y_K` of shape ``(..., d)``.
+    """
+    steps = etas.shape[0]
+    etas = etas.to(z.dtype)
+    state = entropy.init(z)
+    t, s_hat = temperature.initial(entropy.output(state))
+    rows = []
+    for k in range(steps):
+        if diagnostics:
+            s_rec = s_hat if s_hat is not None else temperature.estimate(entropy.output(state))
+            rows.append(_record(entropy, state, z, t, s_rec))
+        state = entropy.step(state, z, t.to(z.dtype), etas[k])
+        if k + 1 < steps or diagnostics:
+            t, s_hat = temperature.next(t, entropy.output(state), k + 1)
+    trace = None
+    if diagnostics:
+        s_rec = s_hat if s_hat is not None else temperature.estimate(entropy.output(state))
+        rows.append(_record(entropy, state, z, t, s_rec))
+        trace = TELTrace(*torch.stack(rows).unbind(-1))
+    return TELResult(entropy.output(state), trace)

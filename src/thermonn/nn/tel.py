@@ -1,0 +1,228 @@
+r"""The Thermodynamic Equilibrium Layer (TEL) and its feed-forward block."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as tf
+from torch import Tensor, nn
+
+from thermonn.functional.entropy import Entropy, resolve_entropy
+from thermonn.functional.tel import TELTrace, tel_descent
+from thermonn.nn.temperature import TemperatureRule
+
+__all__ = ["TEL", "TELFeedForward"]
+
+_STEP_INIT_FRACTION = 0.8  # initial eta_k / eta_max
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return value
+
+
+def _check_float(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name}: expected a float, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite float, got {value}")
+    return float(value)
+
+
+class TEL(nn.Module):
+    r"""Thermodynamic Equilibrium Layer: a linear map followed by K steps of free-energy descent.
+
+    .. math::
+
+        z = W x + b, \qquad F_T(y) = \tfrac12\lVert y - z\rVert^2 - T\,S(y),
+
+        y_0 = z, \qquad y_{k+1} = y_k - \eta_k\bigl((y_k - z) - T_k\,\varphi(y_k)\bigr),
+        \qquad \text{output } y_K.
+
+    The step sizes :math:`\eta_k = \eta_{\max}\,\sigma(\rho_k)` are learnable and bounded by
+    :math:`\eta_{\max} = 2/(\mu + L)` (:math:`\mu = 1 - T_{\max} m_+`, :math:`L = 1 + T_{\max} m_-`
+    from the entropy's curvature bounds :math:`\varphi' \in [-m_-, m_+]`), so for every learned value
+    the free energy at fixed T is strongly convex, each step contracts, and
+    :math:`\lVert\partial y_K/\partial z\rVert \le 1/\mu` independently of K.  The temperature
+    :math:`T_k \in [T_{\min}, T_{\max}]` follows an entropy estimate of the iterate
+    (:class:`~thermonn.nn.TemperatureRule`).
+
+    With ``nonexpansive=True`` (concave entropy, :math:`\eta \le \min(1, 2/L)`, and a temperature
+    that does not depend on the input within a forward pass) the map :math:`z \mapsto y_K` is
+    1-Lipschitz for every K, so the layer is :math:`\lVert W\rVert_2`-Lipschitz in :math:`x`.
+
+    After every forward, :attr:`last_trace` holds the per-step diagnostics (:class:`TELTrace`:
+    :math:`T_k, \hat S_k, F_k, \lVert\nabla F_k\rVert`, batch means) when :attr:`diagnostics` is on;
+    :func:`thermonn.collect_diagnostics` gathers them from a whole model.
+
+    Numeric range: outputs are finite for every finite input representable in the dtype (entropy
+    estimates are clamped; the Shannon step cannot overflow).  Diagnostics are computed in float32
+    and may read ``inf`` once :math:`\lVert y - z\rVert^2` exceeds float32's range (|y| ≳ 1e19).
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample (the width d of the descent).
+        steps: number of descent steps K (≥ 1).
+        entropy: ``"logcosh"`` (concave, default), ``"gate"``, ``"bernoulli"``, ``"spin"``,
+            ``"shannon"``, or an :class:`~thermonn.functional.Entropy` object.
+        t_min, t_max: the temperature box, ``0 < t_min <= t_max``.
+        beta: temperature EMA rate in ``(0, 1]``.
+        temperature: ``"adaptive"`` (entropy-driven) or ``"fixed"`` (a learnable constant).
+        estimator: entropy estimator for the adaptive temperature, ``"gaussian"`` or ``"mlp"``.
+        nonexpansive: enforce the 1-Lipschitz mode described above.
+        bias: learn the additive bias of the projection.
+        diagnostics: record :attr:`last_trace` on every forward.
+
+    Shape:
+        - Input: :math:`(*, H_{in})`; Output: :math:`(*, H_{out})`.
+
+    Example:
+        >>> layer = TEL(64, 128, steps=4)
+        >>> y = layer(torch.randn(32, 64))
+        >>> layer.last_trace.temperature.shape
+        torch.Size([5])
+
+    Reference: "TEL: A Thermodynamics-Inspired Layer for Adaptive, and Efficient Neural Learning",
+    ICLR 2026 submission (OpenReview 50gXwRjWKl); equations reconstructed in ``docs/tel.md``.
+    """
+
+    last_trace: TELTrace | None
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        steps: int = 4,
+        entropy: str | Entropy = "logcosh",
+        t_min: float = 0.1,
+        t_max: float = 1.0,
+        beta: float = 0.3,
+        temperature: str = "adaptive",
+        estimator: str = "gaussian",
+        nonexpansive: bool = False,
+        bias: bool = True,
+        diagnostics: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = _check_int("in_features", in_features, 1)
+        self.out_features = _check_int("out_features", out_features, 1)
+        self.steps = _check_int("steps", steps, 1)
+        t_min, t_max = _check_float("t_min", t_min), _check_float("t_max", t_max)
+        beta = _check_float("beta", beta)
+        if t_min <= 0.0:
+            raise ValueError(f"t_min: expected a temperature > 0, got {t_min}")
+        if t_min > t_max:
+            raise ValueError(f"t_max: expected t_max >= t_min = {t_min}, got {t_max}")
+        if not 0.0 < beta <= 1.0:
+            raise ValueError(f"beta: expected a rate in (0, 1], got {beta}")
+        if dtype is not None and not dtype.is_floating_point:
+            raise TypeError(f"dtype: expected a floating-point dtype, got {dtype}")
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
+        self.entropy = resolve_entropy(entropy, features=out_features, **factory)
+        self.nonexpansive = bool(nonexpansive)
+        self.eta_max = self.entropy.step_bound(t_min, t_max, nonexpansive=self.nonexpansive)
+        self.temperature = TemperatureRule(
+            t_min=t_min,
+            t_max=t_max,
+            beta=beta,
+            mode=temperature,
+            estimator=estimator,
+            steps=self.steps,
+            running=self.nonexpansive,
+            **factory,
+        )
+        self.weight = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        self.bias = nn.Parameter(torch.empty(out_features, **factory)) if bias else None
+        self.step_logits = nn.Parameter(torch.empty(self.steps, **factory))
+        self.diagnostics = bool(diagnostics)
+        self.last_trace = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Projection as :class:`torch.nn.Linear`; steps at 0.8·η_max; entropy and temperature reset."""
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.in_features)
+            nn.init.uniform_(self.bias, -bound, bound)
+        p = _STEP_INIT_FRACTION
+        nn.init.constant_(self.step_logits, math.log(p / (1.0 - p)))
+        reset = getattr(self.entropy, "reset_parameters", None)
+        if reset is not None:
+            reset()
+        self.temperature.reset_parameters()
+
+    def step_sizes(self) -> Tensor:
+        r"""The step sizes :math:`\eta_k = \eta_{\max}\sigma(\rho_k)`, shape ``(K,)``."""
+        return self.eta_max * torch.sigmoid(self.step_logits)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not x.is_floating_point():
+            raise TypeError(f"TEL input: expected a floating-point tensor, got dtype {x.dtype}")
+        if x.dim() == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"TEL input: expected shape (..., {self.in_features}), got {tuple(x.shape)}"
+            )
+        z = tf.linear(x, self.weight, self.bias)
+        result = tel_descent(
+            z,
+            entropy=self.entropy,
+            temperature=self.temperature,
+            etas=self.step_sizes(),
+            diagnostics=self.diagnostics,
+        )
+        self.last_trace = result.trace
+        return result.output
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"steps={self.steps}, entropy={type(self.entropy).__name__}, "
+            f"T=[{self.temperature.t_min}, {self.temperature.t_max}], "
+            f"temperature={self.temperature.mode!r}, eta_max={self.eta_max:.4g}, "
+            f"nonexpansive={self.nonexpansive}, bias={self.bias is not None}"
+        )
+
+
+class TELFeedForward(nn.Module):
+    r"""Feed-forward block with TEL as its nonlinearity: ``Linear(dropout(TEL(x)))``.
+
+    Replaces a transformer/CNN FFN ``Linear(d_model, d_hidden) → act → Linear(d_hidden, d_model)``
+    at the same parameter count plus K step sizes and the temperature parameters.
+
+    Args:
+        d_model: input and output size.
+        d_hidden: width of the TEL descent.
+        dropout: dropout probability after the TEL.
+        bias: biases of both projections.
+        **tel_options: keyword arguments of :class:`TEL` (``steps``, ``entropy``, ``t_min``, ...).
+
+    Shape:
+        - Input: :math:`(*, d_{model})`; Output: :math:`(*, d_{model})`.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        d_hidden: int,
+        *,
+        dropout: float = 0.0,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        **tel_options: Any,
+    ) -> None:
+        super().__init__()
+        self.tel = TEL(d_model, d_hidden, bias=bias, device=device, dtype=dtype, **tel_options)
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(d_hidden, d_model, bias=bias, device=device, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(self.dropout(self.tel(x)))

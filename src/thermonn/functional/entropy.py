@@ -464,6 +464,4 @@ def resolve_entropy(
                 f"got {entropy!r}"
             ) from None
         return factory(features, device, dtype)
-    raise TypeError(
-        f"entropy: expected a str or a thermonn Entropy, got {type(entropy).__name__}"
-    )
+    raise TypeError(f"entropy: expected a str or a thermonn Entropy, got {type(entropy).__name__}")

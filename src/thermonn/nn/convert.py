@@ -13,6 +13,7 @@ TEL's descent becomes the nonlinearity.  Sites are found
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,8 +95,7 @@ def _sites(
                 )
             sites.append((path, module, lin, act))
         elif isinstance(module, nn.Sequential):
-            children = list(module.named_children())
-            for (lin, first), (act, second) in zip(children, children[1:]):
+            for (lin, first), (act, second) in itertools.pairwise(module.named_children()):
                 if isinstance(first, nn.Linear) and isinstance(second, ACTIVATIONS):
                     sites.append((path, module, lin, act))
     return sites
@@ -139,7 +139,9 @@ def convert(
     for block, rule in merged.items():
         if not (isinstance(block, type) and issubclass(block, nn.Module)):
             raise TypeError(f"rules: expected nn.Module subclasses as keys, got {block!r}")
-        if not (isinstance(rule, tuple) and len(rule) == 2 and all(isinstance(a, str) for a in rule)):
+        if not (
+            isinstance(rule, tuple) and len(rule) == 2 and all(isinstance(a, str) for a in rule)
+        ):
             raise TypeError(
                 f"rules[{block.__name__}]: expected (linear_attr, activation_attr), got {rule!r}"
             )

@@ -91,9 +91,7 @@ class TemperatureRule(nn.Module):
                     "running_entropy", torch.empty(steps + 1, device=device, dtype=torch.float32)
                 )
         self.estimator = (
-            nn.Sequential(
-                nn.Linear(3, 8, **factory), nn.Tanh(), nn.Linear(8, 1, **factory)
-            )
+            nn.Sequential(nn.Linear(3, 8, **factory), nn.Tanh(), nn.Linear(8, 1, **factory))
             if estimator == "mlp"
             else None
         )

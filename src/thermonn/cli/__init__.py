@@ -1,0 +1,1 @@
+"""The ``thermonn`` command line."""

@@ -6,8 +6,6 @@ import thermonn
 from thermonn.functional import ENTROPIES
 
 
-
-
 def equilibrium(entropy: thermonn.Entropy, z: torch.Tensor, t: float) -> torch.Tensor:
     """Oracle: solve y - T phi(y) = z elementwise by bisection (float64).
 
@@ -45,4 +43,6 @@ def fixed_tel(d: int, entropy="logcosh", t: float = 0.5, steps: int = 4, **kw) -
 
 
 ALL_ENTROPIES = sorted(ENTROPIES)
-PRIMAL_ENTROPIES = [n for n in ALL_ENTROPIES if thermonn.functional.resolve_entropy(n).coordinate == "primal"]
+PRIMAL_ENTROPIES = [
+    n for n in ALL_ENTROPIES if thermonn.functional.resolve_entropy(n).coordinate == "primal"
+]

@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
-from helpers import ALL_ENTROPIES, PRIMAL_ENTROPIES
 
 import thermonn
+from helpers import ALL_ENTROPIES, PRIMAL_ENTROPIES
 from thermonn.functional import resolve_entropy
 
 
@@ -75,9 +75,7 @@ def test_custom_entropy_rejects_wrong_bounds():
 
 def test_custom_entropy_rejects_inconsistent_pair():
     with pytest.raises(ValueError, match="derivative of entropy"):
-        thermonn.CustomEntropy(
-            lambda y: -torch.tanh(y), lambda y: -(y**2), m_minus=1.0, m_plus=0.0
-        )
+        thermonn.CustomEntropy(lambda y: -torch.tanh(y), lambda y: -(y**2), m_minus=1.0, m_plus=0.0)
 
 
 @pytest.mark.parametrize(
@@ -89,7 +87,9 @@ def test_custom_entropy_rejects_inconsistent_pair():
 )
 def test_custom_entropy_bad_bounds(kwargs, err, match):
     with pytest.raises(err, match=match):
-        thermonn.CustomEntropy(lambda y: -torch.tanh(y), lambda y: -torch.log(torch.cosh(y)), **kwargs)
+        thermonn.CustomEntropy(
+            lambda y: -torch.tanh(y), lambda y: -torch.log(torch.cosh(y)), **kwargs
+        )
 
 
 def test_unknown_entropy_lists_valid_names():

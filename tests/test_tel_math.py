@@ -5,12 +5,12 @@ import math
 import pytest
 import scipy.special
 import torch
-from helpers import ALL_ENTROPIES, PRIMAL_ENTROPIES, equilibrium, fixed_tel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.func import functional_call
 
 import thermonn
+from helpers import ALL_ENTROPIES, PRIMAL_ENTROPIES, equilibrium, fixed_tel
 from thermonn.functional import LogCosh, tel_descent
 
 
@@ -31,7 +31,10 @@ class _ConstantT:
 
 
 @pytest.mark.parametrize("name", ALL_ENTROPIES)
-@pytest.mark.parametrize(("temperature", "estimator"), [("adaptive", "gaussian"), ("adaptive", "mlp"), ("fixed", "gaussian")])
+@pytest.mark.parametrize(
+    ("temperature", "estimator"),
+    [("adaptive", "gaussian"), ("adaptive", "mlp"), ("fixed", "gaussian")],
+)
 def test_gradcheck_float64(name, temperature, estimator):
     layer = thermonn.TEL(
         4, 5, steps=3, entropy=name, temperature=temperature, estimator=estimator,
@@ -72,7 +75,9 @@ def test_step_bound_is_what_makes_descent_monotone():
     z = 0.05 * torch.randn(256, 8, dtype=torch.float64)
 
     def free_energies(eta):
-        res = tel_descent(z, entropy=ent, temperature=_ConstantT(t), etas=torch.full((6,), eta), diagnostics=True)
+        res = tel_descent(
+            z, entropy=ent, temperature=_ConstantT(t), etas=torch.full((6,), eta), diagnostics=True
+        )
         return res.trace.free_energy
 
     assert (free_energies(1.9 / lip).diff() <= 1e-12).all()

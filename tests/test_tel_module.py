@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from helpers import ALL_ENTROPIES
 from torch import nn
 
 import thermonn
+from helpers import ALL_ENTROPIES
 from thermonn.functional import free_energy
 
 
@@ -100,13 +100,17 @@ def test_adaptive_temperature_stays_in_box(name):
 def test_half_precision_forward(dtype, name):
     ref = thermonn.TEL(8, 8, entropy=name)
     half = thermonn.TEL(8, 8, entropy=name).to(dtype)
-    half.load_state_dict({k: v.to(dtype) if v.is_floating_point() else v for k, v in ref.state_dict().items()})
+    half.load_state_dict(
+        {k: v.to(dtype) if v.is_floating_point() else v for k, v in ref.state_dict().items()}
+    )
     x = torch.randn(32, 8)
     y = half(x.to(dtype))
     assert y.dtype == dtype and torch.isfinite(y).all()
     tol = 0.05 if dtype == torch.float16 else 0.15
     torch.testing.assert_close(y.float(), ref(x), rtol=tol, atol=tol)
-    big = half(torch.full((4, 8), 200.0, dtype=dtype))  # Var(y) overflows float16: estimator is float32
+    big = half(
+        torch.full((4, 8), 200.0, dtype=dtype)
+    )  # Var(y) overflows float16: estimator is float32
     assert torch.isfinite(big).all()
 
 
@@ -160,7 +164,9 @@ def test_torch_compile_matches_eager():
     x = torch.randn(6, 8)
     y_e, y_c = eager(x), fn(x)
     torch.testing.assert_close(y_c, y_e, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(compiled.last_trace.free_energy, eager.last_trace.free_energy, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        compiled.last_trace.free_energy, eager.last_trace.free_energy, rtol=1e-5, atol=1e-5
+    )
     (y_e**2).sum().backward()
     (y_c**2).sum().backward()
     for (n, pe), pc in zip(eager.named_parameters(), compiled.parameters(), strict=True):
@@ -190,7 +196,9 @@ def test_diagnostics_trace_matches_direct_computation():
 
 
 def test_collect_diagnostics_gathers_every_layer_and_restores_flags():
-    model = nn.Sequential(thermonn.TEL(4, 8, steps=2), nn.Linear(8, 8), thermonn.TEL(8, 3, steps=3, diagnostics=False))
+    model = nn.Sequential(
+        thermonn.TEL(4, 8, steps=2), nn.Linear(8, 8), thermonn.TEL(8, 3, steps=3, diagnostics=False)
+    )
     with thermonn.collect_diagnostics(model) as log:
         model(torch.randn(5, 4))
         model(torch.randn(5, 4))

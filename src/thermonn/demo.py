@@ -103,9 +103,12 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def build_tel_net(d_in: int, hidden: int, classes: int, steps: int) -> nn.Sequential:
-    """``TEL(d_in, h) → TEL(h, h) → Linear(h, classes)``."""
+    """``TEL(d_in, h) → TEL(h, h) → Linear(h, classes)``; diagnostics off (the demo collects them
+    with :func:`~thermonn.collect_diagnostics` after training)."""
     return nn.Sequential(
-        TEL(d_in, hidden, steps=steps), TEL(hidden, hidden, steps=steps), nn.Linear(hidden, classes)
+        TEL(d_in, hidden, steps=steps, diagnostics=False),
+        TEL(hidden, hidden, steps=steps, diagnostics=False),
+        nn.Linear(hidden, classes),
     )
 
 

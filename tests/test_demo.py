@@ -27,15 +27,19 @@ def test_demo_cli_writes_report_and_beats_chance(tmp_path, capsys):
     )
     assert code == 0
     printed = capsys.readouterr().out
-    assert "| TEL net (h=32, K=4) |" in printed and f"run folder: {out}" in printed
+    assert "| TEL logcosh (h=32, K=4) |" in printed and f"run folder: {out}" in printed
     for name in ("report.md", "results.json", "trajectories.png"):
         assert (out / name).stat().st_size > 0
     results = json.loads((out / "results.json").read_text())
-    tel, mlp = results["models"]
+    tel, spin, mlp = results["models"]
     assert len(tel["accuracies"]) == 2
-    assert tel["accuracy_mean"] > 0.8 and mlp["accuracy_mean"] > 0.8  # chance is 0.1
+    for model in (tel, spin, mlp):
+        assert model["accuracy_mean"] > 0.8  # chance is 0.1
     assert abs(tel["parameters"] - mlp["parameters"]) / tel["parameters"] < 0.02
-    assert len(results["trajectories"]["0"]["temperature"]) == 5
+    assert set(results["trajectories"]) == {
+        f"TEL {e} layer {i}" for e in ("logcosh", "spin") for i in (0, 1)
+    }
+    assert len(results["trajectories"]["TEL spin layer 1"]["temperature"]) == 5
     assert "![trajectories](trajectories.png)" in (out / "report.md").read_text()
 
 
@@ -49,6 +53,17 @@ def test_matched_width_is_closest():
 def test_demo_config_and_cli_reject_bad_values(capsys):
     with pytest.raises(ValueError, match="epochs: expected an int >= 1, got 0"):
         DemoConfig(epochs=0)
+    with pytest.raises(ValueError, match="entropies: expected names from"):
+        DemoConfig(entropies=("heat",))
     with pytest.raises(SystemExit):
         main(["demo", "--steps", "0"])
     assert "expected an integer >= 1, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_full_demo_budget(tmp_path):
+    """The README demo at its default budget: every model learns the digits well."""
+    assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [len(m["accuracies"]) for m in results["models"]] == [3, 3, 3]
+    assert all(m["accuracy_mean"] > 0.94 for m in results["models"])

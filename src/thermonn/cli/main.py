@@ -28,13 +28,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo",
-        help="train a TEL network and a parameter-matched MLP on the 8x8 digits",
-        description="Train a small TEL network and a parameter-matched GELU MLP on "
+        help="train TEL networks and a parameter-matched MLP on the 8x8 digits",
+        description="Train small TEL networks and a parameter-matched GELU MLP on "
         "scikit-learn's digits; print a comparison table and write plots and a report.",
     )
     demo.add_argument("--epochs", type=_positive_int, default=30)
     demo.add_argument("--hidden", type=_positive_int, default=64, help="TEL width")
     demo.add_argument("--steps", type=_positive_int, default=4, help="TEL descent steps K")
+    demo.add_argument(
+        "--entropies",
+        nargs="+",
+        default=["logcosh", "spin"],
+        help="one TEL network per entropy (default: logcosh spin)",
+    )
     demo.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     demo.add_argument("--batch-size", type=_positive_int, default=64)
     demo.add_argument("--lr", type=float, default=3e-3)
@@ -55,6 +61,7 @@ def _demo(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             hidden=args.hidden,
             steps=args.steps,
+            entropies=tuple(args.entropies),
             seeds=tuple(args.seeds),
             batch_size=args.batch_size,
             lr=args.lr,
@@ -63,7 +70,7 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"thermonn demo: {err}", file=sys.stderr)
         return 2
     run_dir = args.out or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
-    total = 2 * len(config.seeds) * config.epochs
+    total = (len(config.entropies) + 1) * len(config.seeds) * config.epochs
     with tqdm(total=total, desc="training", unit="epoch", disable=args.no_progress) as bar:
         result = run_demo(config, run_dir, progress=bar.update)
     print(result.table())

@@ -65,6 +65,16 @@ def test_custom_entropy_matches_builtin_logcosh():
     assert custom.concave
 
 
+def test_custom_entropy_without_s_integrates_phi():
+    """s(y) = int_0^y phi by quadrature: for phi = -tanh that is -log cosh y."""
+    custom = thermonn.CustomEntropy(lambda y: -torch.tanh(y), m_minus=1.0, m_plus=0.0)
+    y = torch.linspace(-6, 6, 101, dtype=torch.float64)
+    torch.testing.assert_close(custom.entropy(y), -torch.log(torch.cosh(y)), rtol=1e-7, atol=1e-7)
+    layer = thermonn.TEL(4, 5, entropy=custom)
+    layer(torch.randn(3, 4))
+    assert torch.isfinite(layer.last_trace.free_energy).all()
+
+
 def test_custom_entropy_rejects_wrong_bounds():
     with pytest.raises(ValueError, match=r"phi' in \[-m_minus, m_plus\]"):
         thermonn.CustomEntropy(

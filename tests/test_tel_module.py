@@ -160,7 +160,7 @@ def test_torch_compile_matches_eager():
     eager = thermonn.TEL(8, 12, entropy="gate", steps=3)
     compiled = thermonn.TEL(8, 12, entropy="gate", steps=3)
     compiled.load_state_dict(eager.state_dict())
-    fn = torch.compile(compiled)
+    fn = torch.compile(compiled, fullgraph=True)  # no graph breaks
     x = torch.randn(6, 8)
     y_e, y_c = eager(x), fn(x)
     torch.testing.assert_close(y_c, y_e, rtol=1e-5, atol=1e-6)

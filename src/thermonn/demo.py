@@ -151,7 +151,7 @@ def train_classifier(
     batch_size: int,
     lr: float,
     generator: torch.Generator,
-    on_epoch: Callable[[int], None] | None = None,
+    on_epoch: Callable[[int], object] | None = None,
 ) -> tuple[float, float]:
     """Adam + cross-entropy; returns ``(test accuracy, training seconds)``."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)

@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as tf
 from torch import Tensor, nn
@@ -55,6 +56,11 @@ __all__ = [
 
 # sup_u -(sigma'(u) + u sigma''(u)); the positive part of the gate's phi' is at most this * a^2.
 _GATE_POSITIVE_CURVATURE = 0.0803
+
+
+# 16-point Gauss–Legendre nodes and weights on [0, 1], for s(y) = y * sum_i w_i phi(x_i y).
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
+_GAUSS_LEGENDRE = ((_GL_NODES + 1.0) / 2.0, _GL_WEIGHTS / 2.0)
 
 
 def _binary_entropy_logits(u: Tensor) -> Tensor:
@@ -222,32 +228,32 @@ class CustomEntropy(Entropy):
 
     Args:
         phi: the activation :math:`\varphi = s'`, a differentiable elementwise tensor function.
-        entropy: the elementwise entropy :math:`s` (used for the free-energy diagnostics).
+        entropy: the elementwise entropy :math:`s`, used only by the free-energy diagnostics.  If
+            omitted, :math:`s(y) = \int_0^y \varphi` by 16-point Gauss–Legendre quadrature.
         m_minus, m_plus: curvature bounds, :math:`\varphi' \in [-m_-, m_+]` everywhere.
-        check_range: :math:`\varphi'` and :math:`s' = \varphi` are checked on a grid over
-            ``[-check_range, check_range]`` at construction; ``0`` skips the check.
+        check_range: :math:`\varphi'` (and :math:`s' = \varphi` when ``entropy`` is given) are
+            checked on a grid over ``[-check_range, check_range]`` at construction; ``0`` skips it.
 
     Raises:
         ValueError: if a bound is negative or non-finite, or the grid check finds
             :math:`\varphi'` outside the bounds or :math:`s' \ne \varphi`.
 
     Example:
-        >>> softsign = CustomEntropy(lambda y: -y / (1 + y.abs()),
-        ...                          lambda y: -(y.abs() - torch.log1p(y.abs())),
-        ...                          m_minus=1.0, m_plus=0.0)
+        >>> softsign = CustomEntropy(lambda y: -y / (1 + y.abs()), m_minus=1.0, m_plus=0.0)
+        >>> layer = TEL(16, 32, entropy=softsign, nonexpansive=True)
     """
 
     def __init__(
         self,
         phi: Callable[[Tensor], Tensor],
-        entropy: Callable[[Tensor], Tensor],
+        entropy: Callable[[Tensor], Tensor] | None = None,
         *,
         m_minus: float,
         m_plus: float,
         check_range: float = 8.0,
     ) -> None:
         super().__init__()
-        if not callable(phi) or not callable(entropy):
+        if not callable(phi) or not (entropy is None or callable(entropy)):
             raise TypeError(
                 f"phi and entropy: expected callables, got {type(phi).__name__} and "
                 f"{type(entropy).__name__}"
@@ -264,7 +270,6 @@ class CustomEntropy(Entropy):
         y = torch.linspace(-r, r, 4001, dtype=torch.float64, requires_grad=True)
         phi = self._phi(y)
         (dphi,) = torch.autograd.grad(phi.sum(), y, retain_graph=True)
-        (ds,) = torch.autograd.grad(self._entropy(y).sum(), y)
         tol = 1e-6 * (1.0 + self.m_minus + self.m_plus)
         lo, hi = dphi.min().item(), dphi.max().item()
         if lo < -self.m_minus - tol or hi > self.m_plus + tol:
@@ -272,6 +277,9 @@ class CustomEntropy(Entropy):
                 f"CustomEntropy: expected phi' in [-m_minus, m_plus] = [{-self.m_minus}, "
                 f"{self.m_plus}], got phi' spanning [{lo:.6g}, {hi:.6g}] on [-{r}, {r}]"
             )
+        if self._entropy is None:
+            return
+        (ds,) = torch.autograd.grad(self._entropy(y).sum(), y)
         err = (ds - phi.detach()).abs().max().item()
         if err > 1e-5 * (1.0 + phi.detach().abs().max().item()):
             raise ValueError(
@@ -283,7 +291,12 @@ class CustomEntropy(Entropy):
         return self._phi(y)
 
     def entropy(self, y: Tensor) -> Tensor:
-        return self._entropy(y)
+        if self._entropy is not None:
+            return self._entropy(y)
+        nodes, weights = (
+            torch.as_tensor(a, dtype=y.dtype, device=y.device) for a in _GAUSS_LEGENDRE
+        )
+        return y * (self._phi(y.unsqueeze(-1) * nodes) * weights).sum(-1)
 
     def curvature_bounds(self) -> tuple[float, float]:
         return self.m_minus, self.m_plus

@@ -136,14 +136,14 @@ def convert(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     merged = dict(rules or {})
-    for block, rule in merged.items():
-        if not (isinstance(block, type) and issubclass(block, nn.Module)):
-            raise TypeError(f"rules: expected nn.Module subclasses as keys, got {block!r}")
+    for block_type, rule in merged.items():
+        if not (isinstance(block_type, type) and issubclass(block_type, nn.Module)):
+            raise TypeError(f"rules: expected nn.Module subclasses as keys, got {block_type!r}")
         if not (
             isinstance(rule, tuple) and len(rule) == 2 and all(isinstance(a, str) for a in rule)
         ):
             raise TypeError(
-                f"rules[{block.__name__}]: expected (linear_attr, activation_attr), got {rule!r}"
+                f"rules[{block_type.__name__}]: expected (linear_attr, activation_attr), got {rule!r}"
             )
     merged.update({k: v for k, v in DEFAULT_RULES.items() if k not in merged})
     if not inplace:
@@ -168,7 +168,7 @@ def convert(
         setattr(block, act_attr, nn.Identity())
         if hasattr(block, "activation_relu_or_gelu"):
             # The fused TransformerEncoderLayer fast path would bypass the TEL; disable it.
-            block.activation_relu_or_gelu = 0
+            setattr(block, "activation_relu_or_gelu", 0)  # noqa: B010
         report.replacements.append(
             Replacement(
                 path=f"{path}.{lin_attr}" if path else lin_attr,

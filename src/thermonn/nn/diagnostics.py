@@ -53,9 +53,11 @@ def collect_diagnostics(model: nn.Module) -> Iterator[DiagnosticsLog]:
             saved.append((module, module.diagnostics))
             module.diagnostics = True
 
-            def hook(mod: nn.Module, args: object, output: object, _name: str = name) -> None:
-                if mod.last_trace is not None:
-                    log[_name].append(mod.last_trace)
+            def hook(
+                _m: nn.Module, _args: object, _out: object, name: str = name, tel: TEL = module
+            ) -> None:
+                if tel.last_trace is not None:
+                    log[name].append(tel.last_trace)
 
             handles.append(module.register_forward_hook(hook))
     try:

@@ -22,6 +22,7 @@ Fixed: :math:`T = T_{\min} + (T_{\max}-T_{\min})\,\sigma(\theta)`, one learnable
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -55,6 +56,8 @@ class TemperatureRule(nn.Module):
         eps: variance floor of the Gaussian estimate.
     """
 
+    running_entropy: Tensor
+
     def __init__(
         self,
         *,
@@ -80,7 +83,7 @@ class TemperatureRule(nn.Module):
         self.t_min, self.t_max, self.beta = float(t_min), float(t_max), float(beta)
         self.mode, self.estimator_name = mode, estimator
         self.running, self.momentum, self.eps = bool(running), float(momentum), float(eps)
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         if mode == "fixed":
             self.theta = nn.Parameter(torch.empty((), **factory))
         else:
@@ -90,7 +93,7 @@ class TemperatureRule(nn.Module):
                 self.register_buffer(
                     "running_entropy", torch.empty(steps + 1, device=device, dtype=torch.float32)
                 )
-        self.estimator = (
+        self.estimator: nn.Sequential | None = (
             nn.Sequential(nn.Linear(3, 8, **factory), nn.Tanh(), nn.Linear(8, 1, **factory))
             if estimator == "mlp"
             else None
@@ -110,14 +113,14 @@ class TemperatureRule(nn.Module):
                 if isinstance(m, nn.Linear):
                     m.reset_parameters()
             # Start the MLP at the Gaussian estimate's scale: output ~ unit-Gaussian entropy.
-            nn.init.constant_(self.estimator[2].bias, _UNIT_GAUSSIAN_ENTROPY)
+            nn.init.constant_(cast(nn.Linear, self.estimator[2]).bias, _UNIT_GAUSSIAN_ENTROPY)
 
     def estimate(self, y: Tensor) -> Tensor:
         r"""Entropy estimate :math:`\hat S(y)` per sample: ``(..., d) -> (..., 1)``, float32 or wider."""
         if self.estimator is None:
             return gaussian_entropy(y, self.eps)
         feats = moment_features(y)
-        return self.estimator(feats.to(self.estimator[0].weight.dtype))
+        return self.estimator(feats.to(self.offset.dtype))
 
     def _target(self, s_hat: Tensor) -> Tensor:
         return target_temperature(s_hat, self.slope, self.offset, self.t_min, self.t_max)

@@ -225,3 +225,30 @@ def test_lipschitz_bound_fails_beyond_the_step_bound():
 
     assert jac_max(1.0) <= 1.0
     assert jac_max(1.5) > 2.0
+
+
+@pytest.mark.parametrize("name", PRIMAL_ENTROPIES)
+@pytest.mark.parametrize("steps", [1, 6, 30])
+def test_temperature_sensitivity_bounded_t4(name, steps):
+    """|dy_K/dT| <= sup|phi| / mu elementwise, independent of K."""
+    ent = fixed_tel(1, name).entropy
+    if isinstance(ent, thermonn.Gate):
+        with torch.no_grad():
+            ent.alpha.fill_(30.0)
+    t_max = 2.0 if name == "gate" else 1.0
+    mu = ent.smoothness(t_max)[0]
+    eta = ent.step_bound(t_max, t_max)
+    grid = torch.linspace(-50, 50, 200001, dtype=torch.float64)
+    sup_phi = ent.phi(grid).abs().max().item()
+    z = 4.0 * torch.randn(256, 1, dtype=torch.float64)
+    t = torch.tensor(t_max, dtype=torch.float64, requires_grad=True)
+
+    class _T(_ConstantT):
+        def initial(self, y):
+            return t, None
+
+    y = tel_descent(z, entropy=ent, temperature=_T(t_max), etas=torch.full((steps,), eta)).output
+    grads = torch.stack(
+        [torch.autograd.grad(yi, t, retain_graph=True)[0] for yi in y.flatten()[:64]]
+    )
+    assert grads.abs().max().item() <= sup_phi / mu + 1e-9

@@ -230,3 +230,12 @@ def test_tel_feedforward():
     assert ffn.tel.steps == 3
     with pytest.raises(TypeError):
         thermonn.TELFeedForward(16, 64, stepz=3)
+
+
+def test_tel_feedforward_on_cnn_feature_maps_is_pointwise():
+    """dim=1: the same map as the channels-last FFN applied at every pixel."""
+    conv = thermonn.TELFeedForward(6, 12, dim=1, steps=2)
+    last = thermonn.TELFeedForward(6, 12, steps=2)
+    last.load_state_dict(conv.state_dict())
+    x = torch.randn(2, 6, 5, 7)
+    torch.testing.assert_close(conv(x), last(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))

@@ -205,10 +205,12 @@ class TELFeedForward(nn.Module):
         d_hidden: width of the TEL descent.
         dropout: dropout probability after the TEL.
         bias: biases of both projections.
+        dim: the feature dimension: ``-1`` for transformer tokens ``(B, S, d_model)``, ``1`` for
+            CNN feature maps ``(N, C, H, W)`` (a point-wise, 1×1-convolution FFN).
         **tel_options: keyword arguments of :class:`TEL` (``steps``, ``entropy``, ``t_min``, ...).
 
     Shape:
-        - Input: :math:`(*, d_{model})`; Output: :math:`(*, d_{model})`.
+        - Input: :math:`(*, d_{model}, *)` with ``d_model`` at ``dim``; Output: same shape.
     """
 
     def __init__(
@@ -218,14 +220,21 @@ class TELFeedForward(nn.Module):
         *,
         dropout: float = 0.0,
         bias: bool = True,
+        dim: int = -1,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         **tel_options: Any,
     ) -> None:
         super().__init__()
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise TypeError(f"dim: expected an int, got {type(dim).__name__}")
+        self.dim = dim
         self.tel = TEL(d_model, d_hidden, bias=bias, device=device, dtype=dtype, **tel_options)
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(d_hidden, d_model, bias=bias, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.linear(self.dropout(self.tel(x)))
+        if self.dim in (-1, x.dim() - 1):
+            return self.linear(self.dropout(self.tel(x)))
+        h = x.movedim(self.dim, -1)
+        return self.linear(self.dropout(self.tel(h))).movedim(-1, self.dim)

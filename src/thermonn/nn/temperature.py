@@ -15,6 +15,8 @@ with the target map :math:`\tau` of :func:`~thermonn.functional.target_temperatu
 :math:`\hat S_k` is replaced by a running average over training batches (updated after use, without
 gradient).  TEL uses this in non-expansive mode, where an input-dependent temperature would add
 :math:`\eta\sup\lVert\varphi\rVert\operatorname{Lip}(\tau\circ\hat S)` to the Lipschitz bound.
+The buffer holds K + 1 entries; the last one only feeds the diagnostic :math:`T_K` and so only
+moves on forwards that record diagnostics.
 
 Fixed: :math:`T = T_{\min} + (T_{\max}-T_{\min})\,\sigma(\theta)`, one learnable scalar.
 """

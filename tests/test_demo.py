@@ -1,6 +1,7 @@
 """The README demo path, on a tiny budget."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,13 @@ def test_full_demo_budget(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert [len(m["accuracies"]) for m in results["models"]] == [3, 3, 3]
     assert all(m["accuracy_mean"] > 0.94 for m in results["models"])
+
+
+def test_readme_example_runs(capsys):
+    """The README's Python example, executed as written."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "| layers.0.linear1 | TransformerEncoderLayer | 64 → 256 | relu |" in out
+    assert "torch.Size([2, 32, 8, 8])" in out

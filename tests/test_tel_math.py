@@ -252,3 +252,17 @@ def test_temperature_sensitivity_bounded_t4(name, steps):
         [torch.autograd.grad(yi, t, retain_graph=True)[0] for yi in y.flatten()[:64]]
     )
     assert grads.abs().max().item() <= sup_phi / mu + 1e-9
+
+
+def test_spectral_norm_makes_nonexpansive_layer_1_lipschitz_in_x():
+    """T3 composes with torch's spectral_norm: ||W||_2 = 1 gives a 1-Lipschitz layer in x."""
+    layer = thermonn.TEL(12, 20, steps=5, nonexpansive=True, dtype=torch.float64)
+    layer = torch.nn.utils.parametrizations.spectral_norm(layer, n_power_iterations=50).eval()
+    x1 = 3.0 * torch.randn(256, 12, dtype=torch.float64)
+    x2 = x1 + 0.5 * torch.randn(256, 12, dtype=torch.float64)
+    with torch.no_grad():
+        ratio = torch.linalg.vector_norm(layer(x1) - layer(x2), dim=-1) / torch.linalg.vector_norm(
+            x1 - x2, dim=-1
+        )
+    assert ratio.max().item() <= 1.0 + 1e-6
+    assert ratio.max().item() > 0.3  # not vacuous

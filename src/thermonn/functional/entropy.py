@@ -352,7 +352,9 @@ class DualEntropy(Entropy):
         return -state
 
     def smoothness(self, t_max: float) -> tuple[float, float]:
-        return 0.0, t_max + self.link_lipschitz
+        # F_T in y: 1-strongly convex (s is concave) but not smooth (phi' is unbounded at the
+        # domain's edge) -- which is why these entropies iterate in u instead.
+        return 1.0, math.inf
 
     def step_bound(self, t_min: float, t_max: float, *, nonexpansive: bool = False) -> float:
         if nonexpansive:

@@ -239,3 +239,12 @@ def test_tel_feedforward_on_cnn_feature_maps_is_pointwise():
     last.load_state_dict(conv.state_dict())
     x = torch.randn(2, 6, 5, 7)
     torch.testing.assert_close(conv(x), last(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+
+
+def test_torch_export_and_pickle(tmp_path):
+    layer = thermonn.TEL(8, 16, entropy="gate", diagnostics=False).eval()
+    x = torch.randn(4, 8)
+    exported = torch.export.export(layer, (x,))
+    torch.testing.assert_close(exported.module()(x), layer(x))
+    torch.save(layer, tmp_path / "tel.pt")
+    torch.testing.assert_close(torch.load(tmp_path / "tel.pt", weights_only=False)(x), layer(x))

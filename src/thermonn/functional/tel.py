@@ -103,7 +103,7 @@ def tel_descent(
         entropy: the entropy strategy; owns the step rule (primal or dual coordinate).
         temperature: the temperature rule, giving :math:`T_0` and :math:`T_{k+1}` from the iterates.
         etas: step sizes :math:`\eta_0, \dots, \eta_{K-1}`, shape ``(K,)``.
-        diagnostics: also return a :class:`TELTrace` (about 30% more time at K = 4).
+        diagnostics: also return a :class:`TELTrace` (10–40% more time at K = 4).
 
     Returns:
         :class:`TELResult` with ``output`` :math:`y_K` of shape ``(..., d)``.

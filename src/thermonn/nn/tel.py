@@ -77,7 +77,7 @@ class TEL(nn.Module):
         nonexpansive: enforce the 1-Lipschitz mode described above.
         bias: learn the additive bias of the projection.
         diagnostics: record :attr:`last_trace` on every forward.  Exact full-batch statistics add
-            about 30% to a TEL feed-forward's forward+backward time at K = 4
+            10–40% to a TEL feed-forward's forward+backward time at K = 4
             (``benchmarks/results/tel_overhead.md``): turn them off for speed;
             :func:`~thermonn.collect_diagnostics` turns them on where needed.
 

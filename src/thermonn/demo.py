@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from thermonn._validation import check_float, check_int
 from thermonn.data.digits import DatasetSplit, load_digits_split
 from thermonn.functional.entropy import ENTROPIES
 from thermonn.nn.diagnostics import collect_diagnostics
@@ -52,17 +53,14 @@ class DemoConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "hidden", "steps", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name}: expected an int >= 1, got {v!r}")
+            check_int(name, getattr(self, name), minimum=1)
         if not self.entropies or any(e not in ENTROPIES for e in self.entropies):
             raise ValueError(
                 f"entropies: expected names from {sorted(ENTROPIES)}, got {self.entropies!r}"
             )
         if not self.seeds:
             raise ValueError("seeds: expected at least one seed, got ()")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr: expected a finite float > 0, got {self.lr!r}")
+        check_float("lr", self.lr, above=0.0)
 
 
 @dataclass

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as tf
 from torch import Tensor, nn
 
+from thermonn._validation import check_float
 from thermonn.functional.free_energy import free_energy_grad
 
 __all__ = [
@@ -186,8 +187,7 @@ class Gate(Entropy):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        if not (a_max > 0.0 and math.isfinite(a_max)):
-            raise ValueError(f"a_max: expected a finite positive float, got {a_max!r}")
+        a_max = check_float("a_max", a_max, above=0.0)
         if not 0.0 < a_init < a_max:
             raise ValueError(f"a_init: expected a value in (0, a_max={a_max}), got {a_init!r}")
         self.a_max = float(a_max)
@@ -258,11 +258,9 @@ class CustomEntropy(Entropy):
                 f"phi and entropy: expected callables, got {type(phi).__name__} and "
                 f"{type(entropy).__name__}"
             )
-        for name, v in (("m_minus", m_minus), ("m_plus", m_plus)):
-            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
-                raise ValueError(f"{name}: expected a finite float >= 0, got {v!r}")
         self._phi, self._entropy = phi, entropy
-        self.m_minus, self.m_plus = float(m_minus), float(m_plus)
+        self.m_minus = check_float("m_minus", m_minus, at_least=0.0)
+        self.m_plus = check_float("m_plus", m_plus, at_least=0.0)
         if check_range > 0:
             self._check(check_range)
 

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as tf
 from torch import Tensor, nn
 
+from thermonn._validation import check_float, check_int
 from thermonn.functional.entropy import Entropy, resolve_entropy
 from thermonn.functional.tel import TELTrace, tel_descent
 from thermonn.nn.temperature import TemperatureRule
@@ -16,22 +17,6 @@ from thermonn.nn.temperature import TemperatureRule
 __all__ = ["TEL", "TELFeedForward"]
 
 _STEP_INIT_FRACTION = 0.8  # initial eta_k / eta_max
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return value
-
-
-def _check_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name}: expected a float, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name}: expected a finite float, got {value}")
-    return float(value)
 
 
 class TEL(nn.Module):
@@ -115,11 +100,11 @@ class TEL(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.in_features = _check_int("in_features", in_features, 1)
-        self.out_features = _check_int("out_features", out_features, 1)
-        self.steps = _check_int("steps", steps, 1)
-        t_min, t_max = _check_float("t_min", t_min), _check_float("t_max", t_max)
-        beta = _check_float("beta", beta)
+        self.in_features = check_int("in_features", in_features, 1)
+        self.out_features = check_int("out_features", out_features, 1)
+        self.steps = check_int("steps", steps, 1)
+        t_min, t_max = check_float("t_min", t_min), check_float("t_max", t_max)
+        beta = check_float("beta", beta)
         if t_min <= 0.0:
             raise ValueError(f"t_min: expected a temperature > 0, got {t_min}")
         if t_min > t_max:
@@ -226,9 +211,7 @@ class TELFeedForward(nn.Module):
         **tel_options: Any,
     ) -> None:
         super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, int):
-            raise TypeError(f"dim: expected an int, got {type(dim).__name__}")
-        self.dim = dim
+        self.dim = check_int("dim", dim)
         self.tel = TEL(d_model, d_hidden, bias=bias, device=device, dtype=dtype, **tel_options)
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(d_hidden, d_model, bias=bias, device=device, dtype=dtype)

@@ -31,6 +31,8 @@ def test_shapes_and_repr():
         ({"entropy": "nope"}, ValueError, "entropy: expected one of"),
         ({"temperature": "cold"}, ValueError, "temperature: expected one of"),
         ({"estimator": "knn"}, ValueError, "estimator: expected one of"),
+        ({"estimator": "mlp", "temperature": "fixed"}, ValueError, "would receive no gradient"),
+        ({"estimator": "mlp", "nonexpansive": True}, ValueError, "running statistics"),
         ({"dtype": torch.int32}, TypeError, "dtype: expected a floating-point dtype"),
         ({"entropy": "gate", "nonexpansive": True}, ValueError, "needs a concave entropy"),
         ({"entropy": "spin", "nonexpansive": True}, ValueError, "concave primal entropy"),
@@ -141,14 +143,15 @@ def test_cuda_matches_cpu():
 
 @pytest.mark.parametrize("name", ALL_ENTROPIES)
 def test_state_dict_round_trip(name, tmp_path):
-    a = thermonn.TEL(6, 9, entropy=name, estimator="mlp", nonexpansive=name == "logcosh")
+    options = {"nonexpansive": True} if name == "logcosh" else {"estimator": "mlp"}
+    a = thermonn.TEL(6, 9, entropy=name, **options)
     with torch.no_grad():
         for p in a.parameters():
             p.add_(0.1 * torch.randn_like(p))
     a.train()
     a(torch.randn(5, 6))  # moves running statistics in nonexpansive mode
     torch.save(a.state_dict(), tmp_path / "tel.pt")
-    b = thermonn.TEL(6, 9, entropy=name, estimator="mlp", nonexpansive=name == "logcosh")
+    b = thermonn.TEL(6, 9, entropy=name, **options)
     b.load_state_dict(torch.load(tmp_path / "tel.pt"))
     a.eval(), b.eval()
     x = torch.randn(4, 6)

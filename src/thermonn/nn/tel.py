@@ -58,7 +58,9 @@ class TEL(nn.Module):
         t_min, t_max: the temperature box, ``0 < t_min <= t_max``.
         beta: temperature EMA rate in ``(0, 1]``.
         temperature: ``"adaptive"`` (entropy-driven) or ``"fixed"`` (a learnable constant).
-        estimator: entropy estimator for the adaptive temperature, ``"gaussian"`` or ``"mlp"``.
+        estimator: entropy estimator for the adaptive temperature, ``"gaussian"`` or ``"mlp"``
+            (``"mlp"`` is rejected with ``temperature="fixed"`` or ``nonexpansive=True``, where it
+            would never receive a gradient).
         nonexpansive: enforce the 1-Lipschitz mode described above.
         bias: learn the additive bias of the projection.
         diagnostics: record :attr:`last_trace` on every forward.  Exact full-batch statistics add

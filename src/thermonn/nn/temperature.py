@@ -51,7 +51,8 @@ class TemperatureRule(nn.Module):
         t_min, t_max: the hard box; ``0 < t_min <= t_max``.
         beta: EMA rate in ``(0, 1]``.
         mode: ``"adaptive"`` or ``"fixed"``.
-        estimator: ``"gaussian"`` or ``"mlp"``.
+        estimator: ``"gaussian"`` or ``"mlp"`` (the MLP only with the adaptive, non-running rule,
+            the one place it receives gradients).
         steps: number of descent steps K (sizes the running buffers).
         running: use running entropy statistics instead of the live iterate (see above).
         momentum: update rate of the running statistics.
@@ -80,6 +81,18 @@ class TemperatureRule(nn.Module):
             raise ValueError(f"temperature: expected one of {TEMPERATURE_MODES}, got {mode!r}")
         if estimator not in ESTIMATORS:
             raise ValueError(f"estimator: expected one of {ESTIMATORS}, got {estimator!r}")
+        if estimator == "mlp" and (mode == "fixed" or running):
+            # The MLP would only ever run without gradient (diagnostics, running statistics):
+            # its parameters could never be trained.
+            raise ValueError(
+                "estimator: expected 'gaussian' with "
+                + (
+                    "temperature='fixed'"
+                    if mode == "fixed"
+                    else "running statistics (nonexpansive=True)"
+                )
+                + ", where the MLP estimator would receive no gradient, got 'mlp'"
+            )
         if not 0.0 < momentum <= 1.0:
             raise ValueError(f"momentum: expected a value in (0, 1], got {momentum!r}")
         self.t_min, self.t_max, self.beta = float(t_min), float(t_max), float(beta)

@@ -1,0 +1,32 @@
+"""Compute-matched benchmark harness for TEL: tasks, model families, matching, runs, reports.
+
+A benchmark cell is (task × model × budget × seed [× depth]); :func:`run_sweep` runs cells
+resumably into ``rows.jsonl`` and :func:`write_report` turns the rows into tables and plots.
+"""
+
+from thermonn.bench.families import FAMILIES, Family
+from thermonn.bench.matching import Match, count_flops, count_parameters, match_width
+from thermonn.bench.runner import BUDGETS, Cell, RunOptions, load_rows, plan, run_cell, run_sweep
+from thermonn.bench.suites import SUITES, cells_for
+from thermonn.bench.tasks import TASKS, Task, get_task
+
+__all__ = [
+    "BUDGETS",
+    "FAMILIES",
+    "SUITES",
+    "TASKS",
+    "Cell",
+    "Family",
+    "Match",
+    "RunOptions",
+    "Task",
+    "cells_for",
+    "count_flops",
+    "count_parameters",
+    "get_task",
+    "load_rows",
+    "match_width",
+    "plan",
+    "run_cell",
+    "run_sweep",
+]

@@ -1,0 +1,392 @@
+"""One benchmark run — (task × model × budget × seed) → one row — and resumable sweeps.
+
+Rows are appended to ``rows.jsonl`` (one JSON object per line, flushed and fsynced per row), so
+an interrupted sweep loses at most the run in flight; on restart every finished key is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from thermonn.bench.backbones import VARIANTS, build_backbone
+from thermonn.bench.families import FAMILIES, REFERENCE, get_family
+from thermonn.bench.matching import Match, count_flops, count_parameters, match_width
+from thermonn.bench.tasks import Task, get_task
+from thermonn.nn.diagnostics import collect_diagnostics
+from thermonn.nn.tel import TEL
+
+__all__ = ["BUDGETS", "Cell", "RunOptions", "load_rows", "plan", "run_cell", "run_sweep"]
+
+BUDGETS: dict[str, float] = {"small": 0.5, "default": 1.0, "large": 2.0, "xlarge": 4.0}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run: the model ``model`` on ``task`` at ``budget`` (× the task's base width), ``depth``
+    stacked blocks (vector tasks), initialised and shuffled with ``seed``."""
+
+    task: str
+    model: str
+    budget: str = "default"
+    seed: int = 0
+    depth: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}|{self.model}|{self.budget}|d{self.depth}|s{self.seed}"
+
+    @property
+    def plan_key(self) -> str:
+        return f"{self.task}|{self.model}|{self.budget}|d{self.depth}"
+
+    def validate(self) -> Task:
+        """Check every name; ``ValueError`` lists the valid choices."""
+        task = get_task(self.task)
+        if self.budget not in BUDGETS:
+            raise ValueError(f"unknown budget {self.budget!r}; valid budgets: {list(BUDGETS)}")
+        if task.backbone is None:
+            get_family(self.model)
+        elif self.model not in VARIANTS:
+            raise ValueError(
+                f"unknown model {self.model!r} for the drop-in task {self.task!r}; "
+                f"valid models: {sorted(VARIANTS)}"
+            )
+        if self.depth < 1 or (task.backbone is not None and self.depth != 1):
+            raise ValueError(f"depth: expected 1 for drop-in tasks and >= 1 otherwise, got {self.depth}")
+        return task
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How runs are executed (not part of a row's key): ``epochs_scale`` multiplies every task's
+    epochs, ``max_train`` subsamples training sets (quick mode), ``threads`` per run."""
+
+    epochs_scale: float = 1.0
+    max_train: int | None = None
+    device: str = "cpu"
+    threads: int | None = None
+
+
+def _builder(cell: Cell, task: Task) -> tuple[Callable[..., nn.Module], int]:
+    split, d_out = task.data()
+    width0 = max(1, round(task.width * BUDGETS[cell.budget]))
+    if task.backbone is not None:
+        return (lambda w, **_: build_backbone(task.backbone, cell.model, w, d_out)), width0  # type: ignore[arg-type]
+    family = get_family(cell.model)
+    d_in = split.x_train.shape[-1]
+    return (lambda w, **k: family.build(d_in, d_out, w, depth=cell.depth, **k)), width0
+
+
+@cache
+def plan(cell: Cell) -> Match:
+    """The matched width/knobs of ``cell``'s model against the reference at its budget
+    (GELU MLP for vector tasks, the original-FFN network for drop-in tasks)."""
+    task = cell.validate()
+    split, _ = task.data()
+    x = split.x_train[:8]
+    reference = Cell(cell.task, "ffn" if task.backbone else REFERENCE, cell.budget, 0, cell.depth)
+    build_ref, width0 = _builder(reference, task)
+    ref = build_ref(width0)
+    target_params, target_flops = count_parameters(ref), count_flops(ref, x)
+    build, _ = _builder(cell, task)
+    if task.backbone is not None:  # architecture fixed; only the FFN activation changes
+        model = build(width0)
+        return Match(width0, {}, count_parameters(model), count_flops(model, x), target_params, target_flops)
+    family = FAMILIES[cell.model]
+    return match_width(build, x, target_params=target_params, target_flops=target_flops, knob_grid=family.knob_grid)
+
+
+def _saved_bytes(model: nn.Module, task: Task, x: Tensor, y: Tensor) -> int:
+    """Bytes of the activations autograd keeps for the backward pass of one training step
+    (each saved tensor once; parameters excluded)."""
+    params = {p.data_ptr() for p in model.parameters()}
+    seen: dict[tuple[int, tuple[int, ...]], int] = {}
+
+    def pack(t: Tensor) -> Tensor:
+        if t.data_ptr() not in params:
+            seen[(t.data_ptr(), tuple(t.shape))] = t.numel() * t.element_size()
+        return t
+
+    model.train()
+    x, y = x.clone(), y.clone()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        task.loss(model(x), task.target(x, y)).backward()
+    model.zero_grad(set_to_none=True)
+    return sum(seen.values())
+
+
+def _rss_reset() -> int | None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return _status_kib("VmRSS")
+    except OSError:
+        return None
+
+
+def _status_kib(field: str) -> int | None:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return None
+
+
+@torch.no_grad()
+def _outputs(model: nn.Module, x: Tensor, chunk: int = 1000) -> Tensor:
+    model.eval()
+    return torch.cat([model(x[i : i + chunk]) for i in range(0, len(x), chunk)])
+
+
+def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
+    """Train and evaluate one cell; return its row (metric, loss, cost, timing, memory, traces)."""
+    task = cell.validate()
+    match = plan(cell)
+    if options.threads is not None:
+        torch.set_num_threads(options.threads)
+    device = torch.device(options.device)
+    split, _ = task.data()
+    x_tr, y_tr, x_te, y_te = (t.to(device) for t in split)
+    if options.max_train is not None:
+        x_tr, y_tr = x_tr[: options.max_train], y_tr[: options.max_train]
+    build, _ = _builder(cell, task)
+    torch.manual_seed(cell.seed)  # pykan initialises from the global generator
+    model = build(match.width, **match.knobs).to(device)
+    generator = torch.Generator().manual_seed(cell.seed)
+    epochs = max(1, round(task.epochs * options.epochs_scale))
+    batches = math.ceil(len(x_tr) / task.batch_size)
+    opt = torch.optim.Adam(model.parameters(), lr=task.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * batches)
+
+    flops_train = count_flops(
+        model, x_tr[:8], train_step=True, loss=lambda out: task.loss(out, task.target(x_tr[:8], y_tr[:8]))
+    )
+    saved = _saved_bytes(model, task, x_tr[: task.batch_size], y_tr[: task.batch_size])
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    rss0 = None if cuda else _rss_reset()
+
+    status, train_loss, steps = "ok", float("nan"), 0
+    start = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(x_tr), generator=generator).split(task.batch_size):
+            idx = idx.to(device)
+            xb = x_tr[idx]
+            loss = task.loss(model(xb), task.target(xb, y_tr[idx]))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            steps += 1
+            train_loss = loss.item()
+            if not math.isfinite(train_loss):
+                status = "diverged"
+                break
+        if status != "ok":
+            break
+    if cuda:
+        torch.cuda.synchronize(device)
+    train_seconds = time.perf_counter() - start
+    if cuda:
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        hwm = _status_kib("VmHWM")
+        peak = (hwm - rss0) / 1024 if rss0 is not None and hwm is not None else float("nan")
+
+    start = time.perf_counter()
+    out = _outputs(model, x_te)
+    infer_seconds = time.perf_counter() - start
+    metric, test_loss = task.score(out, task.target(x_te, y_te))
+    if not math.isfinite(metric):
+        status = "diverged"
+
+    traces: dict[str, dict[str, list[float]]] = {}
+    if any(isinstance(m, TEL) for m in model.modules()) and status == "ok":
+        with collect_diagnostics(model) as log:
+            _outputs(model, x_te[:512], chunk=512)
+        traces = {
+            name: {"temperature": t.temperature.tolist(), "free_energy": t.free_energy.tolist()}
+            for name, t in log.mean().items()
+        }
+    return {
+        "key": cell.key,
+        "task": cell.task,
+        "model": cell.model,
+        "budget": cell.budget,
+        "depth": cell.depth,
+        "seed": cell.seed,
+        "status": status,
+        "metric": task.metric,
+        "value": metric,
+        "test_loss": test_loss,
+        "train_loss_last": train_loss,
+        "params": match.params,
+        "flops_forward": match.flops,
+        "flops_train_step": flops_train,
+        "target_params": match.target_params,
+        "target_flops": match.target_flops,
+        "param_error": match.param_error,
+        "flop_error": match.flop_error,
+        "matched": match.matched,
+        "width": match.width,
+        "knobs": match.knobs,
+        "epochs": epochs,
+        "steps": steps,
+        "train_seconds": train_seconds,
+        "ms_per_step": 1e3 * train_seconds / max(steps, 1),
+        "infer_ms_per_1k": 1e3 * infer_seconds / len(x_te) * 1000,
+        "peak_memory_mib": peak,
+        "saved_activation_mib": saved / 2**20,
+        "traces": traces,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def load_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a ``rows.jsonl``; a torn last line (a run killed mid-write) is dropped and the
+    file rewritten atomically without it."""
+    if not path.exists():
+        return []
+    rows, lines = [], path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i != len(lines) - 1:
+                raise ValueError(f"{path}: line {i + 1} is not JSON (only a torn last line is repaired)") from None
+            _atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _append(path: Path, row: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _worker_init(threads: int | None) -> None:
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+
+def _run(args: tuple[Cell, RunOptions]) -> dict[str, Any]:
+    return run_cell(*args)
+
+
+@dataclass
+class SweepResult:
+    rows: list[dict[str, Any]]
+    ran: int
+    skipped_unmatched: list[str]
+
+
+def run_sweep(
+    cells: Iterable[Cell],
+    out_dir: Path,
+    options: RunOptions = RunOptions(),
+    *,
+    jobs: int = 1,
+    strict: bool = False,
+    progress: Callable[[dict[str, Any]], object] | None = None,
+    on_plan: Callable[[Cell, Match], object] | None = None,
+) -> SweepResult:
+    """Run every cell not yet in ``out_dir/rows.jsonl``; with ``jobs > 1`` in worker processes.
+
+    Every cell is matched first; the matching table goes to ``matching.json``. A cell whose
+    match misses the tolerance runs flagged (``matched: false``), or with ``strict`` is skipped
+    and listed — never run silently unmatched.
+    """
+    cells = list(dict.fromkeys(cells))
+    for c in cells:
+        c.validate()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows_path, match_path = out_dir / "rows.jsonl", out_dir / "matching.json"
+    rows = load_rows(rows_path)
+    done = {r["key"] for r in rows}
+    matches = json.loads(match_path.read_text()) if match_path.exists() else {}
+    for c in cells:
+        if c.plan_key not in matches:
+            m = plan(c)
+            matches[c.plan_key] = m.as_dict()
+            if on_plan is not None:
+                on_plan(c, m)
+    _atomic_write(match_path, json.dumps(matches, indent=1, sort_keys=True))
+    skipped = sorted({c.plan_key for c in cells if strict and not matches[c.plan_key]["matched"]})
+    todo = [c for c in cells if c.key not in done and c.plan_key not in skipped]
+    machine_path = out_dir / "machine.json"
+    if machine_path.exists() and rows:
+        before = json.loads(machine_path.read_text())
+        for name in ("epochs_scale", "max_train", "device"):
+            if before.get(name) != getattr(options, name):
+                raise ValueError(
+                    f"{out_dir} holds runs made with {name}={before.get(name)!r}; this sweep uses "
+                    f"{name}={getattr(options, name)!r}. Use another output folder."
+                )
+    _atomic_write(machine_path, json.dumps(_machine(options, jobs), indent=1))
+    if jobs > 1 and len(todo) > 1:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(jobs, initializer=_worker_init, initargs=(options.threads,)) as pool:
+            for row in pool.imap_unordered(_run, [(c, options) for c in todo]):
+                _append(rows_path, row)
+                rows.append(row)
+                if progress is not None:
+                    progress(row)
+    else:
+        for c in todo:
+            row = run_cell(c, options)
+            _append(rows_path, row)
+            rows.append(row)
+            if progress is not None:
+                progress(row)
+    return SweepResult(rows, len(todo), skipped)
+
+
+def _machine(options: RunOptions, jobs: int) -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": options.device,
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "jobs": jobs,
+        "threads_per_job": options.threads,
+        "epochs_scale": options.epochs_scale,
+        "max_train": options.max_train,
+    }

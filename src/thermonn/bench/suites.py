@@ -1,0 +1,58 @@
+"""Named studies: which cells a sweep runs. Cells shared by studies (same key) run once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from thermonn.bench.runner import Cell
+
+__all__ = ["BASELINE_MODELS", "DROPIN_MODELS", "K_SWEEP", "SUITES", "VECTOR_TASKS", "cells_for"]
+
+VECTOR_TASKS = (
+    "digits", "breast_cancer", "wine", "fashion_mnist", "spirals",
+    "diabetes", "friedman1", "pendulum", "digits_ae", "fashion_mnist_ae",
+)
+BASELINE_MODELS = (
+    "linear", "mlp-relu", "mlp-gelu", "swiglu", "gated-residual", "kan", "deq", "hopfield", "ebm",
+    "tel", "tel-spin", "tel-gate", "tel-fixed", "tel-nonexp", "tel-k1",
+)
+K_SWEEP = {1: "tel-k1", 2: "tel-k2", 3: "tel-k3", 4: "tel", 5: "tel-k5", 8: "tel-k8"}
+K_SWEEP_TASKS = ("digits", "friedman1", "fashion_mnist")
+DEPTHS = (1, 2, 4, 8)
+DEPTH_MODELS = ("mlp-gelu", "tel", "tel-nonexp")
+DEPTH_TASKS = ("digits",)
+DROPIN_TASKS = ("fashion_mnist_cnn", "fashion_mnist_rows", "charlm")
+DROPIN_MODELS = ("ffn", "tel-first", "tel-all")
+QUICK_TASKS = ("wine", "diabetes")
+QUICK_MODELS = ("mlp-gelu", "tel", "kan")
+
+
+def _grid(tasks: Sequence[str], models: Sequence[str], seeds: Sequence[int], budget: str, depths: Sequence[int] = (1,)) -> list[Cell]:
+    return [Cell(t, m, budget, s, d) for t in tasks for m in models for d in depths for s in seeds]
+
+
+def cells_for(suite: str, seeds: Sequence[int], budget: str = "default") -> list[Cell]:
+    """The cells of ``suite`` (see :data:`SUITES`). Raises ``ValueError`` for an unknown suite."""
+    if suite not in SUITES:
+        raise ValueError(f"unknown suite {suite!r}; valid suites: {sorted(SUITES)}")
+    if suite == "full":
+        return [c for name in ("baselines", "ksweep", "depth", "dropin") for c in cells_for(name, seeds, budget)]
+    if suite == "baselines":
+        return _grid(VECTOR_TASKS, BASELINE_MODELS, seeds, budget)
+    if suite == "ksweep":
+        return _grid(K_SWEEP_TASKS, list(K_SWEEP.values()), seeds, budget)
+    if suite == "depth":
+        return _grid(DEPTH_TASKS, DEPTH_MODELS, seeds, budget, DEPTHS)
+    if suite == "dropin":
+        return _grid(DROPIN_TASKS, DROPIN_MODELS, seeds, budget)
+    return _grid(QUICK_TASKS, QUICK_MODELS, seeds, budget)
+
+
+SUITES = {
+    "baselines": "10 vector tasks x 15 models (baselines and TEL ablations)",
+    "ksweep": "TEL with K = 1, 2, 3, 4, 5, 8 on digits, friedman1, fashion_mnist",
+    "depth": "stacks of 1, 2, 4, 8 blocks on digits: GELU MLP, TEL, TEL nonexpansive",
+    "dropin": "CNN, LSTM, Transformer with original FFNs, TEL in the first FFN, TEL in all",
+    "quick": "CI smoke: wine and diabetes x (mlp-gelu, tel, kan)",
+    "full": "baselines + ksweep + depth + dropin (the committed sweep)",
+}

@@ -26,7 +26,11 @@ VARIANTS: dict[str, tuple[bool | None, dict[str, Any]]] = {
 
 def _ffn_head(d_in: int, width: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Linear(d_in, width), nn.GELU(), nn.Linear(width, width), nn.GELU(), nn.Linear(width, d_out)
+        nn.Linear(d_in, width),
+        nn.GELU(),
+        nn.Linear(width, width),
+        nn.GELU(),
+        nn.Linear(width, d_out),
     )
 
 
@@ -36,8 +40,13 @@ class CNN(nn.Module):
     def __init__(self, width: int, d_out: int) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
         )
         self.head = _ffn_head(32 * 7 * 7, width, d_out)
 
@@ -61,6 +70,8 @@ class RowLSTM(nn.Module):
 class CharTransformer(nn.Module):
     """Causal 2-layer pre-norm Transformer encoder (d_model 64, 4 heads, FFN ``width``)."""
 
+    mask: Tensor
+
     def __init__(self, width: int, vocab: int, d_model: int = 64, context: int = 64) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, d_model)
@@ -70,7 +81,9 @@ class CharTransformer(nn.Module):
         )
         self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
         self.out = nn.Linear(d_model, vocab)
-        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(context), persistent=False)
+        self.register_buffer(
+            "mask", nn.Transformer.generate_square_subsequent_mask(context), persistent=False
+        )
 
     def forward(self, ids: Tensor) -> Tensor:
         s = ids.shape[1]
@@ -88,7 +101,9 @@ def build_backbone(backbone: str, variant: str, width: int, d_out: int) -> nn.Mo
         ValueError: for an unknown variant, listing the valid ones.
     """
     if variant not in VARIANTS:
-        raise ValueError(f"unknown model {variant!r} for a drop-in task; valid models: {sorted(VARIANTS)}")
+        raise ValueError(
+            f"unknown model {variant!r} for a drop-in task; valid models: {sorted(VARIANTS)}"
+        )
     model = _BACKBONES[backbone](width, d_out)
     first_only, options = VARIANTS[variant]
     if first_only is not None:

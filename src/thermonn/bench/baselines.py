@@ -7,12 +7,23 @@ torchdeq) rather than re-implementing them.
 
 from __future__ import annotations
 
+import importlib
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 __all__ = ["DEQBlock", "EnergyDescent", "GatedResidual", "HopfieldBlock", "KANBlock", "SwiGLU"]
+
+
+def _require(module: str, package: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(
+            f"this baseline needs the `{package}` package: pip install 'thermonn[bench]' ({err})"
+        ) from err
 
 
 class SwiGLU(nn.Module):
@@ -48,7 +59,7 @@ class KANBlock(nn.Module):
 
     def __init__(self, in_features: int, width: int, grid: int = 5) -> None:
         super().__init__()
-        from kan.KANLayer import KANLayer
+        KANLayer = _require("kan.KANLayer", "pykan").KANLayer
 
         self.layer = KANLayer(in_dim=in_features, out_dim=width, num=grid, k=3, grid_range=[-2, 2])
 
@@ -65,7 +76,7 @@ class DEQBlock(nn.Module):
 
     def __init__(self, in_features: int, width: int, iters: int = 8) -> None:
         super().__init__()
-        from torchdeq import get_deq
+        get_deq = _require("torchdeq", "torchdeq").get_deq
 
         self.inject = nn.Linear(in_features, width)
         self.recur = nn.Linear(width, width, bias=False)
@@ -81,20 +92,20 @@ class DEQBlock(nn.Module):
 
 
 class HopfieldBlock(nn.Module):
-    r"""Modern Hopfield layer with learned stored patterns (Ramsauer et al., 2021):
-    one update :math:`\xi^{new} = \Xi^\top \mathrm{softmax}(\beta\, \Xi\, W_q x)`, β learnable
-    (initial 1/√width), N = ``patterns`` stored patterns of dimension ``width``."""
+    r"""Modern Hopfield retrieval (Ramsauer et al., 2021) with ``width`` learned stored patterns
+    :math:`K \in \mathbb{R}^{N \times d_k}`: the block returns the association
+    :math:`p = \mathrm{softmax}(\beta\, K W_q x)` over the N = ``width`` patterns, and the
+    readout that follows holds the patterns' values, so the network computes the one-step
+    Hopfield update :math:`V^\top \mathrm{softmax}(\beta K q)`. β is learnable (initial 1/√d_k)."""
 
-    def __init__(self, in_features: int, width: int, patterns: int) -> None:
+    def __init__(self, in_features: int, width: int, key_dim: int = 16) -> None:
         super().__init__()
-        self.query = nn.Linear(in_features, width)
-        self.patterns = nn.Parameter(torch.randn(patterns, width) / math.sqrt(width))
-        self.log_beta = nn.Parameter(torch.tensor(-0.5 * math.log(width)))
+        self.query = nn.Linear(in_features, key_dim)
+        self.patterns = nn.Parameter(torch.randn(width, key_dim))
+        self.log_beta = nn.Parameter(torch.tensor(-0.5 * math.log(key_dim)))
 
     def forward(self, x: Tensor) -> Tensor:
-        q = self.query(x)
-        attn = torch.softmax(self.log_beta.exp() * q @ self.patterns.T, dim=-1)
-        return attn @ self.patterns
+        return torch.softmax(self.log_beta.exp() * self.query(x) @ self.patterns.T, dim=-1)
 
 
 class EnergyDescent(nn.Module):

@@ -2,7 +2,8 @@
 
 A family has one width knob (found by :mod:`thermonn.bench.matching` so that parameters and
 FLOPs match the reference) and optionally a grid of secondary knobs the matcher also searches
-(KAN grid size, Hopfield pattern count, EBM energy rank). TEL variants are families too.
+(KAN grid size, Hopfield key dimension, EBM energy rank); ``min_width`` rules out degenerate
+widths. TEL variants are families too.
 """
 
 from __future__ import annotations
@@ -31,15 +32,19 @@ def _tel(**options: Any) -> Callable[..., nn.Module]:
 
 @dataclass(frozen=True)
 class Family:
-    """``block(d_in, width, **knobs)`` builds one layer; ``knob_grid`` lists secondary knobs."""
+    """``block(d_in, width, **knobs)`` builds one layer; ``knob_grid`` lists secondary knobs;
+    ``min_width`` is the narrowest width the matcher may pick."""
 
     name: str
     description: str
     block: Callable[..., nn.Module]
     knob_grid: tuple[Mapping[str, Any], ...] = field(default=({},))
     tel: bool = False
+    min_width: int = 1
 
-    def build(self, d_in: int, d_out: int, width: int, *, depth: int = 1, **knobs: Any) -> nn.Sequential:
+    def build(
+        self, d_in: int, d_out: int, width: int, *, depth: int = 1, **knobs: Any
+    ) -> nn.Sequential:
         layers = [self.block(d_in, width, **knobs)]
         layers += [self.block(width, width, **knobs) for _ in range(depth - 1)]
         return nn.Sequential(*layers, nn.Linear(width, d_out))
@@ -51,10 +56,7 @@ _TEL_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "tel-gate": ("TEL, learnable gate entropy, K = 4", {"entropy": "gate"}),
     "tel-fixed": ("TEL, logcosh, fixed temperature (w_T = 0 ablation)", {"temperature": "fixed"}),
     "tel-nonexp": ("TEL, nonexpansive=True (1-Lipschitz per layer)", {"nonexpansive": True}),
-    **{
-        f"tel-k{k}": (f"TEL, logcosh, K = {k}", {"steps": k})
-        for k in (1, 2, 3, 5, 8)
-    },
+    **{f"tel-k{k}": (f"TEL, logcosh, K = {k}", {"steps": k}) for k in (1, 2, 3, 5, 8)},
 }
 
 FAMILIES: dict[str, Family] = {
@@ -65,14 +67,33 @@ FAMILIES: dict[str, Family] = {
         Family(REFERENCE, "Linear → GELU → Linear (the matching reference)", _act(nn.GELU)),
         Family("swiglu", "SiLU(W1 x) * (W2 x) → Linear", baselines.SwiGLU),
         Family("gated-residual", "z + (Vx + c) * tanh(z) → Linear", baselines.GatedResidual),
-        Family("kan", "pykan KANLayer (cubic B-splines) → Linear", baselines.KANBlock,
-               tuple({"grid": g} for g in (5, 8, 12, 16, 24))),
-        Family("deq", "torchdeq equilibrium tanh(W y + U x), 8 iterations, IFT", baselines.DEQBlock),
-        Family("hopfield", "modern Hopfield layer, learned patterns, 1 update", baselines.HopfieldBlock,
-               tuple({"patterns": p} for p in (4, 8, 16, 32, 64))),
-        Family("ebm", "energy descent on a learned softplus energy, K = 4", baselines.EnergyDescent,
-               tuple({"rank": r} for r in (1, 2, 4, 8))),
-        *(Family(name, desc, _tel(**opts), tel=True) for name, (desc, opts) in _TEL_OPTIONS.items()),
+        Family(
+            "kan",
+            "pykan KANLayer (cubic B-splines) → Linear",
+            baselines.KANBlock,
+            tuple({"grid": g} for g in (5, 8, 12, 16, 24)),
+            min_width=2,
+        ),
+        Family(
+            "deq", "torchdeq equilibrium tanh(W y + U x), 8 iterations, IFT", baselines.DEQBlock
+        ),
+        Family(
+            "hopfield",
+            "modern Hopfield retrieval over `width` learned patterns → values",
+            baselines.HopfieldBlock,
+            tuple({"key_dim": k} for k in (8, 16, 32, 64)),
+            min_width=8,
+        ),
+        Family(
+            "ebm",
+            "energy descent on a learned softplus energy, K = 4",
+            baselines.EnergyDescent,
+            tuple({"rank": r} for r in (1, 2, 4, 8)),
+        ),
+        *(
+            Family(name, desc, _tel(**opts), tel=True)
+            for name, (desc, opts) in _TEL_OPTIONS.items()
+        ),
     ]
 }
 
@@ -80,5 +101,7 @@ FAMILIES: dict[str, Family] = {
 def get_family(name: str) -> Family:
     """The family called ``name``. Raises ``ValueError`` listing the valid names."""
     if name not in FAMILIES:
-        raise ValueError(f"unknown model {name!r} for a vector task; valid models: {sorted(FAMILIES)}")
+        raise ValueError(
+            f"unknown model {name!r} for a vector task; valid models: {sorted(FAMILIES)}"
+        )
     return FAMILIES[name]

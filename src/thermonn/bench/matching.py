@@ -6,15 +6,18 @@ is not counted by it; it shows up in the wall-clock column instead.
 
 Matching rule: the target is the reference family (GELU MLP) at the task's base width and the
 same depth. For every secondary-knob setting of a family the width whose parameter count is
-closest to the target is found by bisection (parameters grow with width); among those the
-setting with the smallest FLOP error is kept. A match within ``param_tol`` and ``flop_tol`` is
-*matched*; otherwise the best attempt is reported with its errors and flagged, never hidden.
+closest to the target is found by bisection (parameters grow with width), and its neighbours
+within the parameter tolerance are tried for the best FLOP match. Across settings the widest
+match within tolerance is kept, else the one with the smallest error. A match within
+``param_tol`` and ``flop_tol`` is *matched*; otherwise the best attempt is reported with its
+errors and flagged, never hidden.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import Any
 
 import torch
@@ -44,7 +47,7 @@ class _FlopCount(TorchDispatchMode):
         super().__init__()
         self.total = 0
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         formula = flop_registry.get(func._overloadpacket)
@@ -128,44 +131,52 @@ def match_width(
     target_flops: float,
     knob_grid: tuple[Mapping[str, Any], ...] = ({},),
     max_width: int = 4096,
+    min_width: int = 1,
 ) -> Match:
-    """Search ``build(width, **knobs)`` for the width and knobs closest to the target."""
-    best: Match | None = None
+    """Search ``build(width, **knobs)`` for the width and knobs closest to the target; widths
+    below ``min_width`` (degenerate models: a one-pattern Hopfield layer is a constant) are
+    never chosen."""
+    per_knob = []
     for knobs in knob_grid:
-        params_at: dict[int, int] = {}
-
-        def params(w: int, knobs: Mapping[str, Any] = knobs) -> int:
-            if w not in params_at:
-                params_at[w] = count_parameters(build(w, **knobs))
-            return params_at[w]
-
+        params = _parameter_counter(build, knobs)
         lo, hi = 1, 1
         while params(hi) < target_params and hi < max_width:
             lo, hi = hi, min(2 * hi, max_width)
         while hi - lo > 1:
             mid = (lo + hi) // 2
             lo, hi = (mid, hi) if params(mid) < target_params else (lo, mid)
-        closest = min((lo, hi), key=lambda w: abs(params(w) - target_params))
+        closest = max(min_width, min((lo, hi), key=lambda w: abs(params(w) - target_params)))
         # neighbours inside the parameter tolerance may match FLOPs better (e.g. TEL-gate)
         widths = [
             w
-            for w in range(max(1, closest - 3), closest + 4)
+            for w in range(max(min_width, closest - 3), closest + 4)
             if w == closest or abs(params(w) / target_params - 1) <= PARAM_TOL
         ]
-        for width in widths:
-            candidate = Match(
-                width=width,
+        candidates = [
+            Match(
+                width=w,
                 knobs=dict(knobs),
-                params=params(width),
-                flops=count_flops(build(width, **knobs), x),
+                params=params(w),
+                flops=count_flops(build(w, **knobs), x),
                 target_params=target_params,
                 target_flops=target_flops,
             )
-            if best is None or _badness(candidate) < _badness(best):
-                best = candidate
-    assert best is not None
-    return best
+            for w in widths
+        ]
+        per_knob.append(min(candidates, key=_error))
+    matched = [m for m in per_knob if m.matched]
+    if matched:  # a 1-unit-wide KAN with a huge grid also fits; nobody would pick it
+        return max(matched, key=lambda m: m.width)
+    return min(per_knob, key=_error)
 
 
-def _badness(m: Match) -> tuple[bool, float]:
+def _parameter_counter(
+    build: Callable[..., nn.Module], knobs: Mapping[str, Any]
+) -> Callable[[int], int]:
+    """Parameter count as a function of width, memoised (the bisection revisits widths)."""
+    return cache(lambda w: count_parameters(build(w, **knobs)))
+
+
+def _error(m: Match) -> tuple[bool, float]:
+    """Within tolerance first, then the larger of the two errors relative to its tolerance."""
     return (not m.matched, max(abs(m.param_error) / m.param_tol, abs(m.flop_error) / m.flop_tol))

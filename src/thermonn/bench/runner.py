@@ -64,7 +64,9 @@ class Cell:
                 f"valid models: {sorted(VARIANTS)}"
             )
         if self.depth < 1 or (task.backbone is not None and self.depth != 1):
-            raise ValueError(f"depth: expected 1 for drop-in tasks and >= 1 otherwise, got {self.depth}")
+            raise ValueError(
+                f"depth: expected 1 for drop-in tasks and >= 1 otherwise, got {self.depth}"
+            )
         return task
 
 
@@ -83,7 +85,8 @@ def _builder(cell: Cell, task: Task) -> tuple[Callable[..., nn.Module], int]:
     split, d_out = task.data()
     width0 = max(1, round(task.width * BUDGETS[cell.budget]))
     if task.backbone is not None:
-        return (lambda w, **_: build_backbone(task.backbone, cell.model, w, d_out)), width0  # type: ignore[arg-type]
+        backbone = task.backbone
+        return (lambda w, **_: build_backbone(backbone, cell.model, w, d_out)), width0
     family = get_family(cell.model)
     d_in = split.x_train.shape[-1]
     return (lambda w, **k: family.build(d_in, d_out, w, depth=cell.depth, **k)), width0
@@ -103,9 +106,18 @@ def plan(cell: Cell) -> Match:
     build, _ = _builder(cell, task)
     if task.backbone is not None:  # architecture fixed; only the FFN activation changes
         model = build(width0)
-        return Match(width0, {}, count_parameters(model), count_flops(model, x), target_params, target_flops)
+        return Match(
+            width0, {}, count_parameters(model), count_flops(model, x), target_params, target_flops
+        )
     family = FAMILIES[cell.model]
-    return match_width(build, x, target_params=target_params, target_flops=target_flops, knob_grid=family.knob_grid)
+    return match_width(
+        build,
+        x,
+        target_params=target_params,
+        target_flops=target_flops,
+        knob_grid=family.knob_grid,
+        min_width=family.min_width,
+    )
 
 
 def _saved_bytes(model: nn.Module, task: Task, x: Tensor, y: Tensor) -> int:
@@ -169,7 +181,10 @@ def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * batches)
 
     flops_train = count_flops(
-        model, x_tr[:8], train_step=True, loss=lambda out: task.loss(out, task.target(x_tr[:8], y_tr[:8]))
+        model,
+        x_tr[:8],
+        train_step=True,
+        loss=lambda out: task.loss(out, task.target(x_tr[:8], y_tr[:8])),
     )
     saved = _saved_bytes(model, task, x_tr[: task.batch_size], y_tr[: task.batch_size])
     cuda = device.type == "cuda"
@@ -268,7 +283,9 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
             if i != len(lines) - 1:
-                raise ValueError(f"{path}: line {i + 1} is not JSON (only a torn last line is repaired)") from None
+                raise ValueError(
+                    f"{path}: line {i + 1} is not JSON (only a torn last line is repaired)"
+                ) from None
             _atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
     return rows
 

@@ -9,12 +9,33 @@ from thermonn.bench.runner import Cell
 __all__ = ["BASELINE_MODELS", "DROPIN_MODELS", "K_SWEEP", "SUITES", "VECTOR_TASKS", "cells_for"]
 
 VECTOR_TASKS = (
-    "digits", "breast_cancer", "wine", "fashion_mnist", "spirals",
-    "diabetes", "friedman1", "pendulum", "digits_ae", "fashion_mnist_ae",
+    "digits",
+    "breast_cancer",
+    "wine",
+    "fashion_mnist",
+    "spirals",
+    "diabetes",
+    "friedman1",
+    "pendulum",
+    "digits_ae",
+    "fashion_mnist_ae",
 )
 BASELINE_MODELS = (
-    "linear", "mlp-relu", "mlp-gelu", "swiglu", "gated-residual", "kan", "deq", "hopfield", "ebm",
-    "tel", "tel-spin", "tel-gate", "tel-fixed", "tel-nonexp", "tel-k1",
+    "linear",
+    "mlp-relu",
+    "mlp-gelu",
+    "swiglu",
+    "gated-residual",
+    "kan",
+    "deq",
+    "hopfield",
+    "ebm",
+    "tel",
+    "tel-spin",
+    "tel-gate",
+    "tel-fixed",
+    "tel-nonexp",
+    "tel-k1",
 )
 K_SWEEP = {1: "tel-k1", 2: "tel-k2", 3: "tel-k3", 4: "tel", 5: "tel-k5", 8: "tel-k8"}
 K_SWEEP_TASKS = ("digits", "friedman1", "fashion_mnist")
@@ -23,11 +44,20 @@ DEPTH_MODELS = ("mlp-gelu", "tel", "tel-nonexp")
 DEPTH_TASKS = ("digits",)
 DROPIN_TASKS = ("fashion_mnist_cnn", "fashion_mnist_rows", "charlm")
 DROPIN_MODELS = ("ffn", "tel-first", "tel-all")
+BUDGET_TASKS = ("digits", "friedman1", "spirals")
+BUDGET_MODELS = ("mlp-gelu", "swiglu", "kan", "tel", "tel-spin")
+BUDGET_SWEEP = ("small", "default", "large")
 QUICK_TASKS = ("wine", "diabetes")
 QUICK_MODELS = ("mlp-gelu", "tel", "kan")
 
 
-def _grid(tasks: Sequence[str], models: Sequence[str], seeds: Sequence[int], budget: str, depths: Sequence[int] = (1,)) -> list[Cell]:
+def _grid(
+    tasks: Sequence[str],
+    models: Sequence[str],
+    seeds: Sequence[int],
+    budget: str,
+    depths: Sequence[int] = (1,),
+) -> list[Cell]:
     return [Cell(t, m, budget, s, d) for t in tasks for m in models for d in depths for s in seeds]
 
 
@@ -36,13 +66,19 @@ def cells_for(suite: str, seeds: Sequence[int], budget: str = "default") -> list
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}; valid suites: {sorted(SUITES)}")
     if suite == "full":
-        return [c for name in ("baselines", "ksweep", "depth", "dropin") for c in cells_for(name, seeds, budget)]
+        return [
+            c
+            for name in ("baselines", "ksweep", "depth", "dropin", "budgets")
+            for c in cells_for(name, seeds, budget)
+        ]
     if suite == "baselines":
         return _grid(VECTOR_TASKS, BASELINE_MODELS, seeds, budget)
     if suite == "ksweep":
         return _grid(K_SWEEP_TASKS, list(K_SWEEP.values()), seeds, budget)
     if suite == "depth":
         return _grid(DEPTH_TASKS, DEPTH_MODELS, seeds, budget, DEPTHS)
+    if suite == "budgets":
+        return [c for b in BUDGET_SWEEP for c in _grid(BUDGET_TASKS, BUDGET_MODELS, seeds, b)]
     if suite == "dropin":
         return _grid(DROPIN_TASKS, DROPIN_MODELS, seeds, budget)
     return _grid(QUICK_TASKS, QUICK_MODELS, seeds, budget)
@@ -53,6 +89,7 @@ SUITES = {
     "ksweep": "TEL with K = 1, 2, 3, 4, 5, 8 on digits, friedman1, fashion_mnist",
     "depth": "stacks of 1, 2, 4, 8 blocks on digits: GELU MLP, TEL, TEL nonexpansive",
     "dropin": "CNN, LSTM, Transformer with original FFNs, TEL in the first FFN, TEL in all",
+    "budgets": "small/default/large budgets on digits, friedman1, spirals (metric vs FLOPs)",
     "quick": "CI smoke: wine and diabetes x (mlp-gelu, tel, kan)",
-    "full": "baselines + ksweep + depth + dropin (the committed sweep)",
+    "full": "baselines + ksweep + depth + dropin + budgets (the committed sweep)",
 }

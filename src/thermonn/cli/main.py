@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["build_parser", "main"]
 
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_bench(sub: Any) -> None:
     bench = sub.add_parser(
         "bench",
         help="compute-matched TEL benchmark (run a sweep, write its report, list choices)",
@@ -67,11 +68,15 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     run.add_argument("--depths", type=_positive_int, nargs="+", default=[1])
     run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     run.add_argument("--budget", default="default", help="small | default | large | xlarge")
-    run.add_argument("--out", type=Path, default=None, help="sweep folder (default runs/bench-<suite>)")
+    run.add_argument(
+        "--out", type=Path, default=None, help="sweep folder (default runs/bench-<suite>)"
+    )
     run.add_argument("--jobs", type=_positive_int, default=1, help="parallel worker processes")
     run.add_argument("--threads", type=_positive_int, default=None, help="torch threads per run")
     run.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every task's epochs")
-    run.add_argument("--max-train", type=_positive_int, default=None, help="subsample training sets")
+    run.add_argument(
+        "--max-train", type=_positive_int, default=None, help="subsample training sets"
+    )
     run.add_argument("--device", default="cpu")
     run.add_argument("--strict-matching", action="store_true", help="skip cells outside tolerance")
     run.add_argument("--quick", action="store_true", help="CI smoke: suite quick, 2 seeds, short")
@@ -113,7 +118,10 @@ def _bench(args: argparse.Namespace) -> int:
             models = args.models or list(bench.suites.BASELINE_MODELS)
             cells = [
                 bench.Cell(t, m, args.budget, s, d)
-                for t in args.tasks for m in models for d in args.depths for s in args.seeds
+                for t in args.tasks
+                for m in models
+                for d in args.depths
+                for s in args.seeds
             ]
         elif args.models:
             raise ValueError("--models needs --tasks (or use a --suite)")
@@ -130,20 +138,33 @@ def _bench(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"bench-{args.suite if not args.tasks else 'custom'}"
     from tqdm import tqdm
 
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "command.txt").write_text("thermonn " + " ".join(args.argv) + "\n")
+
     def on_plan(cell: bench.Cell, match: bench.Match) -> None:
         if not match.matched:
-            verdict = "skipped (--strict-matching)" if args.strict_matching else "runs flagged unmatched"
+            verdict = (
+                "skipped (--strict-matching)" if args.strict_matching else "runs flagged unmatched"
+            )
             tqdm.write(f"unmatched budget: {cell.plan_key}: {match.describe()} -> {verdict}")
 
-    with tqdm(total=len(dict.fromkeys(cells)), desc="bench", unit="run", disable=args.no_progress) as bar:
-        def progress(row: dict) -> None:  # type: ignore[type-arg]
+    with tqdm(
+        total=len(dict.fromkeys(cells)), desc="bench", unit="run", disable=args.no_progress
+    ) as bar:
+
+        def progress(row: dict[str, Any]) -> None:
             bar.update()
             bar.set_postfix_str(f"{row['task']}/{row['model']} {row['metric']}={row['value']:.4f}")
 
         try:
             result = bench.run_sweep(
-                cells, out, options, jobs=args.jobs, strict=args.strict_matching,
-                progress=progress, on_plan=on_plan,
+                cells,
+                out,
+                options,
+                jobs=args.jobs,
+                strict=args.strict_matching,
+                progress=progress,
+                on_plan=on_plan,
             )
         except (ValueError, FileNotFoundError) as err:
             print(f"thermonn bench: {err}", file=sys.stderr)
@@ -186,7 +207,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     handlers = {"demo": _demo, "bench": _bench}
     return handlers[args.command](args)
 

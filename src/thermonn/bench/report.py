@@ -1,0 +1,528 @@
+"""Turn a sweep folder's ``rows.jsonl`` into ``rows.csv``, ``report.md`` and PNG plots.
+
+Statistics: mean ± sample std over seeds; for TEL against the best baseline of each task, the
+difference of means with a 95% percentile-bootstrap CI (``scipy.stats.bootstrap``, 10,000
+resamples) and Welch's t-test (``scipy.stats.ttest_ind(equal_var=False)``). A comparison counts
+as a win or a loss only when the bootstrap CI excludes 0; otherwise it is a tie.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thermonn.bench.families import FAMILIES
+from thermonn.bench.runner import load_rows
+from thermonn.bench.suites import DEPTH_MODELS, K_SWEEP, VECTOR_TASKS
+from thermonn.bench.tasks import TASKS
+
+__all__ = ["Comparison", "compare", "write_report"]
+
+Row = dict[str, Any]
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _fmt(values: Sequence[float], digits: int = 4) -> str:
+    if not values:
+        return "—"
+    m, s = _mean_std(values)
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+class Comparison:
+    """Model ``a`` against model ``b`` on one task: Δ = mean(a) − mean(b) in metric units,
+    ``better`` > 0 when ``a`` is better (sign flipped for lower-is-better metrics)."""
+
+    def __init__(self, a: Sequence[float], b: Sequence[float], higher_is_better: bool) -> None:
+        from scipy import stats
+
+        self.a, self.b = np.asarray(a, float), np.asarray(b, float)
+        self.delta = float(self.a.mean() - self.b.mean())
+        sign = 1.0 if higher_is_better else -1.0
+        self.better = sign * self.delta
+        if len(self.a) > 1 and len(self.b) > 1 and (self.a.std() > 0 or self.b.std() > 0):
+            with warnings.catch_warnings():  # nearly identical samples: p is then ~1 anyway
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self.p_value = float(stats.ttest_ind(self.a, self.b, equal_var=False).pvalue)
+            ci = stats.bootstrap(
+                (self.a, self.b),
+                lambda x, y, axis=-1: x.mean(axis) - y.mean(axis),
+                n_resamples=10_000,
+                method="percentile",
+                rng=np.random.default_rng(0),
+                vectorized=True,
+            ).confidence_interval
+            self.ci = (float(ci.low), float(ci.high))
+        else:
+            self.p_value, self.ci = float("nan"), (self.delta, self.delta)
+
+    @property
+    def verdict(self) -> str:
+        low, high = self.ci
+        if low <= 0 <= high or not np.isfinite(low):
+            return "tie"
+        return "win" if self.better > 0 else "loss"
+
+
+def compare(a: Sequence[float], b: Sequence[float], *, higher_is_better: bool) -> Comparison:
+    return Comparison(a, b, higher_is_better)
+
+
+def _group(rows: Iterable[Row]) -> dict[tuple[str, str, str, int], list[Row]]:
+    groups: dict[tuple[str, str, str, int], list[Row]] = defaultdict(list)
+    for r in rows:
+        groups[(r["task"], r["model"], r["budget"], r["depth"])].append(r)
+    return groups
+
+
+def _values(rows: Sequence[Row]) -> list[float]:
+    return [r["value"] for r in rows if r["status"] == "ok"]
+
+
+def _best(task: str, groups: dict, models: Iterable[str], budget: str = "default") -> str | None:
+    higher = TASKS[task].higher_is_better
+    scored = [
+        (statistics.fmean(v), m)
+        for m in models
+        if (v := _values(groups.get((task, m, budget, 1), [])))
+    ]
+    if not scored:
+        return None
+    return (max if higher else min)(scored)[1]
+
+
+def _write_csv(rows: Sequence[Row], path: Path) -> None:
+    fields = [k for k in rows[0] if k not in ("traces",)]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fields, extrasaction="ignore")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, dict) else v for k, v in r.items()})
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _results_section(groups: dict, budget: str) -> tuple[list[str], list[Comparison]]:
+    lines: list[str] = []
+    verdicts: list[Comparison] = []
+    baseline_names = [m for m, f in FAMILIES.items() if not f.tel]
+    tel_names = [m for m, f in FAMILIES.items() if f.tel]
+    for task in VECTOR_TASKS:
+        t = TASKS[task]
+        present = [m for m in FAMILIES if (task, m, budget, 1) in groups]
+        if not present:
+            continue
+        arrow = "↑" if t.higher_is_better else "↓"
+        lines += [
+            f"### {task} — {t.description}",
+            "",
+            f"| model | {t.metric} {arrow} (mean ± std) | n | params (Δ) | fwd FLOPs/sample (Δ) | "
+            "train ms/step | saved activations MiB | peak RSS MiB | matched |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        sign = 1 if t.higher_is_better else -1
+        order = sorted(
+            present,
+            key=lambda m: (
+                -sign * statistics.fmean(_values(groups[(task, m, budget, 1)]) or [float("nan")])
+            ),
+        )
+        for m in order:
+            rs = groups[(task, m, budget, 1)]
+            r0 = rs[0]
+            bad = len(rs) - len(_values(rs))
+            lines.append(
+                f"| {m} | {_fmt(_values(rs))}{f' ({bad} diverged)' if bad else ''} | {len(rs)} "
+                f"| {r0['params']} ({r0['param_error']:+.1%}) | {r0['flops_forward']:.0f} ({r0['flop_error']:+.1%}) "
+                f"| {statistics.fmean(r['ms_per_step'] for r in rs):.2f} "
+                f"| {statistics.fmean(r['saved_activation_mib'] for r in rs):.2f} "
+                f"| {statistics.median(r['peak_memory_mib'] for r in rs):.1f} "
+                f"| {'yes' if r0['matched'] else '**no**'} |"
+            )
+        best = _best(task, groups, baseline_names, budget)
+        rows_cmp = []
+        for tel in [m for m in tel_names if (task, m, budget, 1) in groups]:
+            if best is None:
+                break
+            c = compare(
+                _values(groups[(task, tel, budget, 1)]),
+                _values(groups[(task, best, budget, 1)]),
+                higher_is_better=t.higher_is_better,
+            )
+            if tel == "tel":
+                verdicts.append(c)
+            rows_cmp.append(
+                f"| {tel} vs {best} | {c.delta:+.4f} | [{c.ci[0]:+.4f}, {c.ci[1]:+.4f}] | {c.p_value:.3g} | {c.verdict} |"
+            )
+        if rows_cmp:
+            lines += [
+                "",
+                f"TEL variants against the best baseline (**{best}**); Δ = TEL − baseline in {t.metric}:",
+                "",
+                "| comparison | Δ mean | 95% bootstrap CI | Welch p | verdict |",
+                "|---|---|---|---|---|",
+                *rows_cmp,
+            ]
+        lines.append("")
+    return lines, verdicts
+
+
+def _matching_section(out: Path) -> list[str]:
+    path = out / "matching.json"
+    if not path.exists():
+        return []
+    matches = json.loads(path.read_text())
+    lines = [
+        "## Compute matching (achieved)",
+        "",
+        "Target: the GELU MLP at the task's base width and the same depth (the original-FFN "
+        "network for drop-in tasks). Tolerance: parameters ±5%, forward FLOPs ±10% "
+        "(`torch.utils.flop_counter` formulas: matmuls, convolutions, attention; element-wise "
+        "work is not counted and appears in wall-clock instead).",
+        "",
+        "| task · model · budget · depth | width | knobs | params (Δ) | FLOPs (Δ) | matched |",
+        "|---|---|---|---|---|---|",
+    ]
+    unmatched = []
+    for key, m in sorted(matches.items()):
+        lines.append(
+            f"| {key} | {m['width']} | {m['knobs'] or ''} | {m['params']} ({m['param_error']:+.1%}) "
+            f"| {m['flops']:.0f} ({m['flop_error']:+.1%}) | {'yes' if m['matched'] else '**no**'} |"
+        )
+        if not m["matched"]:
+            unmatched.append(key)
+    lines += [
+        "",
+        f"{len(unmatched)} of {len(matches)} budgets could not be matched within tolerance "
+        "and ran flagged (**no**): " + (", ".join(unmatched) or "none") + ".",
+        "",
+    ]
+    return lines
+
+
+def _ksweep(groups: dict, out: Path, budget: str) -> list[str]:
+    tasks = sorted(
+        {
+            t
+            for (t, m, b, d) in groups
+            if m in K_SWEEP.values() and b == budget and m not in ("tel", "tel-k1")
+        }
+    )
+    if not tasks:
+        return []
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
+    lines = [
+        "## Accuracy vs K (TEL, logcosh, adaptive T)",
+        "",
+        "| task | " + " | ".join(f"K={k}" for k in K_SWEEP) + " |",
+        "|---|" + "---|" * len(K_SWEEP),
+    ]
+    for ax, task in zip(axes[0], tasks, strict=True):
+        ks, ms, ss, cells = [], [], [], []
+        for k, m in K_SWEEP.items():
+            v = _values(groups.get((task, m, budget, 1), []))
+            cells.append(_fmt(v))
+            if v:
+                mean, std = _mean_std(v)
+                ks.append(k)
+                ms.append(mean)
+                ss.append(std)
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+        ax.errorbar(ks, ms, yerr=ss, marker="o", capsize=3, label="TEL")
+        ref = _values(groups.get((task, "mlp-gelu", budget, 1), []))
+        if ref:
+            ax.axhline(statistics.fmean(ref), color="gray", ls="--", label="GELU MLP")
+        ax.set(title=task, xlabel="descent steps K", ylabel=TASKS[task].metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_k.png", dpi=110)
+    plt.close(fig)
+    return [*lines, "", "![accuracy vs K](accuracy_vs_k.png)", ""]
+
+
+def _depth(groups: dict, out: Path, budget: str) -> list[str]:
+    depth_keys = sorted({(t, m, d) for (t, m, b, d) in groups if d > 1 and b == budget})
+    if not depth_keys:
+        return []
+    tasks = sorted({t for t, _, _ in depth_keys})
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.4), squeeze=False)
+    lines = [
+        "## Depth sweep (stacks of blocks, no residual connections)",
+        "",
+        "| task | model | depth | metric (mean ± std) | diverged | train ms/step |",
+        "|---|---|---|---|---|---|",
+    ]
+    for ax, task in zip(axes[0], tasks, strict=True):
+        for model in DEPTH_MODELS:
+            ds = sorted({d for (t, m, b, d) in groups if t == task and m == model and b == budget})
+            xs, ms, ss = [], [], []
+            for d in ds:
+                rs = groups[(task, model, budget, d)]
+                v = _values(rs)
+                lines.append(
+                    f"| {task} | {model} | {d} | {_fmt(v)} | {len(rs) - len(v)} of {len(rs)} "
+                    f"| {statistics.fmean(r['ms_per_step'] for r in rs):.2f} |"
+                )
+                if v:
+                    mean, std = _mean_std(v)
+                    xs.append(d)
+                    ms.append(mean)
+                    ss.append(std)
+            ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, label=model)
+        ax.set(
+            title=task,
+            xlabel="depth (stacked blocks)",
+            ylabel=TASKS[task].metric,
+            xscale="log",
+            xticks=[1, 2, 4, 8],
+        )
+        ax.set_xticklabels(["1", "2", "4", "8"])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "depth.png", dpi=110)
+    plt.close(fig)
+    return [*lines, "", "![depth sweep](depth.png)", ""]
+
+
+def _dropin(groups: dict, budget: str) -> list[str]:
+    tasks = [t for t, task in TASKS.items() if task.backbone and (t, "ffn", budget, 1) in groups]
+    if not tasks:
+        return []
+    lines = [
+        "## Drop-in studies (`thermonn.convert`)",
+        "",
+        "| task | model | metric (mean ± std) | Δ vs ffn [95% CI] | Welch p | verdict | params | train ms/step | saved activations MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task in tasks:
+        t = TASKS[task]
+        base = _values(groups[(task, "ffn", budget, 1)])
+        for model in [m for (tt, m, b, d) in groups if tt == task and b == budget]:
+            rs = groups[(task, model, budget, 1)]
+            v = _values(rs)
+            if model == "ffn" or not v:
+                cmp_cells = "— | — | —"
+            else:
+                c = compare(v, base, higher_is_better=t.higher_is_better)
+                cmp_cells = f"{c.delta:+.4f} [{c.ci[0]:+.4f}, {c.ci[1]:+.4f}] | {c.p_value:.3g} | {c.verdict}"
+            lines.append(
+                f"| {task} ({t.backbone}, {t.metric}) | {model} | {_fmt(v)} | {cmp_cells} | {rs[0]['params']} "
+                f"| {statistics.fmean(r['ms_per_step'] for r in rs):.2f} "
+                f"| {statistics.fmean(r['saved_activation_mib'] for r in rs):.2f} |"
+            )
+    return [*lines, ""]
+
+
+def _budget_section(groups: dict, out: Path) -> list[str]:
+    """Metric vs forward FLOPs across budgets: one line per model (tasks run at >1 budget)."""
+    tasks = sorted({t for (t, m, b, d) in groups if b != "default" and d == 1})
+    if not tasks:
+        return []
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.4 * len(tasks), 3.6), squeeze=False)
+    lines = [
+        "## Metric vs FLOPs across budgets",
+        "",
+        "| task | model | budget | fwd FLOPs/sample | params | metric (mean ± std) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for ax, task in zip(axes[0], tasks, strict=True):
+        models = sorted({m for (t, m, b, d) in groups if t == task and b != "default" and d == 1})
+        for i, model in enumerate(models):
+            pts = []
+            for b in ("small", "default", "large", "xlarge"):
+                rs = groups.get((task, model, b, 1), [])
+                if v := _values(rs):
+                    mean, std = _mean_std(v)
+                    pts.append((rs[0]["flops_forward"], mean, std))
+                    lines.append(
+                        f"| {task} | {model} | {b} | {rs[0]['flops_forward']:.0f} | {rs[0]['params']} | {_fmt(v)} |"
+                    )
+            if pts:
+                x, y, e = zip(*sorted(pts), strict=True)
+                tel = FAMILIES[model].tel
+                ax.errorbar(
+                    x,
+                    y,
+                    yerr=e,
+                    marker="o" if tel else "s",
+                    ls="-" if tel else "--",
+                    capsize=2,
+                    color=f"C{i}",
+                    label=model,
+                )
+        ax.set(title=task, xscale="log", xlabel="forward FLOPs / sample", ylabel=TASKS[task].metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "metric_vs_flops.png", dpi=110)
+    plt.close(fig)
+    return [*lines, "", "![metric vs FLOPs](metric_vs_flops.png)", ""]
+
+
+def _cost_plot(groups: dict, out: Path, budget: str) -> list[str]:
+    """Per task at ``budget``: metric against training wall-clock per step (same FLOPs)."""
+    tasks = [t for t in VECTOR_TASKS if any(k[0] == t and k[2] == budget for k in groups)]
+    if not tasks:
+        return []
+    plt = _plt()
+    cols = min(5, len(tasks))
+    rows_n = (len(tasks) + cols - 1) // cols
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.8 * cols, 3.3 * rows_n), squeeze=False)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        for (t, m, b, d), rs in sorted(groups.items()):
+            if t != task or d != 1 or b != budget or not (v := _values(rs)):
+                continue
+            mean, std = _mean_std(v)
+            tel = FAMILIES[m].tel
+            ms = statistics.fmean(r["ms_per_step"] for r in rs)
+            ax.errorbar(
+                ms,
+                mean,
+                yerr=std,
+                marker="o" if tel else "s",
+                ms=4,
+                capsize=2,
+                color="C3" if tel else "C0",
+                alpha=0.85 if rs[0]["matched"] else 0.35,
+            )
+            if m in ("tel", "tel-spin", "mlp-gelu", "kan", "deq", "swiglu"):
+                ax.annotate(m, (ms, mean), fontsize=6)
+        ax.set(title=task, xscale="log", xlabel="train ms / step", ylabel=TASKS[task].metric)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(tasks) :]:
+        ax.axis("off")
+    fig.suptitle(
+        "metric vs training wall-clock at matched budget (red circles: TEL variants; "
+        "blue squares: baselines; faded: unmatched)"
+    )
+    fig.tight_layout()
+    fig.savefig(out / "metric_vs_wallclock.png", dpi=110)
+    plt.close(fig)
+    return ["![metric vs wall-clock](metric_vs_wallclock.png)", ""]
+
+
+def _trajectories(rows: Sequence[Row], out: Path, budget: str) -> list[str]:
+    picked = {}
+    for r in rows:
+        if (
+            r["model"] == "tel"
+            and r["seed"] == min(x["seed"] for x in rows)
+            and r["traces"]
+            and r["budget"] == budget
+            and r["depth"] == 1
+        ):
+            picked[r["task"]] = r["traces"]
+    if not picked:
+        return []
+    plt = _plt()
+    fig, axes = plt.subplots(2, len(picked), figsize=(3.2 * len(picked), 5.6), squeeze=False)
+    for i, (task, traces) in enumerate(sorted(picked.items())):
+        for layer, tr in traces.items():
+            k = range(len(tr["temperature"]))
+            axes[0, i].plot(k, tr["temperature"], marker="o", ms=3, label=f"layer {layer}")
+            axes[1, i].plot(
+                k, [f - tr["free_energy"][0] for f in tr["free_energy"]], marker="o", ms=3
+            )
+        axes[0, i].set(title=task, xlabel="k", ylabel="T_k")
+        axes[1, i].set(xlabel="k", ylabel="F_k − F_0")
+        for ax in axes[:, i]:
+            ax.grid(alpha=0.3)
+    fig.suptitle(
+        "TEL (logcosh, K = 4) temperature and free-energy trajectories on each test set (first seed)"
+    )
+    fig.tight_layout()
+    fig.savefig(out / "temperature_trajectories.png", dpi=110)
+    plt.close(fig)
+    return [
+        "## Temperature trajectories on real data",
+        "",
+        "![trajectories](temperature_trajectories.png)",
+        "",
+    ]
+
+
+def write_report(out: Path, *, budget: str = "default") -> Path:
+    """Write ``rows.csv``, ``report.md`` and the plots of the sweep folder ``out``.
+
+    Raises:
+        FileNotFoundError: if ``out`` has no ``rows.jsonl``.
+    """
+    out = Path(out)
+    rows = load_rows(out / "rows.jsonl")
+    if not rows:
+        raise FileNotFoundError(
+            f"{out}: no rows.jsonl with finished runs (run `thermonn bench run --out {out}` first)"
+        )
+    _write_csv(rows, out / "rows.csv")
+    groups = _group(rows)
+    machine = (
+        json.loads((out / "machine.json").read_text()) if (out / "machine.json").exists() else {}
+    )
+    command = (
+        (out / "command.txt").read_text().strip()
+        if (out / "command.txt").exists()
+        else "(not recorded)"
+    )
+    results, verdicts = _results_section(groups, budget)
+    counts = {v: sum(c.verdict == v for c in verdicts) for v in ("win", "tie", "loss")}
+    statuses: dict[str, int] = defaultdict(int)
+    for r in rows:
+        statuses[r["status"]] += 1
+    lines = [
+        "# TEL benchmark report",
+        "",
+        f"Generated from `{out / 'rows.jsonl'}` ({len(rows)} runs: "
+        + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+        + ").",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Machine: " + ", ".join(f"{k} = {v}" for k, v in machine.items()),
+        "",
+        "Every model of a task gets the same recipe (Adam, cosine decay, the task's epochs, batch "
+        "size and learning rate; no per-model tuning). Wall-clock is measured with other runs "
+        "in parallel (see jobs); compare it within a table, not across machines.",
+        "",
+        "## Headline",
+        "",
+        f"TEL (logcosh, K = 4, adaptive T — the spec's default) against the best baseline of each "
+        f"vector task: **{counts['win']} wins, {counts['tie']} ties, {counts['loss']} losses** "
+        f"(win/loss only when the 95% bootstrap CI of the difference excludes 0).",
+        "",
+        *_cost_plot(groups, out, budget),
+        "## Results per task (budget: " + budget + ")",
+        "",
+        *results,
+        *_ksweep(groups, out, budget),
+        *_depth(groups, out, budget),
+        *_dropin(groups, budget),
+        *_budget_section(groups, out),
+        *_trajectories(rows, out, budget),
+        *_matching_section(out),
+    ]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

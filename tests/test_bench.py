@@ -1,0 +1,191 @@
+"""Benchmark harness: FLOP counting and matching against analytic counts, baseline blocks
+against their defining equations, resumable sweeps, statistics, CLI and bad input."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from thermonn.bench import (
+    Cell,
+    RunOptions,
+    cells_for,
+    count_flops,
+    count_parameters,
+    match_width,
+    run_cell,
+    run_sweep,
+)
+from thermonn.bench.backbones import build_backbone
+from thermonn.bench.baselines import DEQBlock, EnergyDescent, HopfieldBlock
+from thermonn.bench.families import FAMILIES
+from thermonn.bench.report import compare
+from thermonn.bench.runner import load_rows, plan
+from thermonn.bench.tasks import get_task
+from thermonn.cli.main import main
+from thermonn.nn.tel import TEL
+
+QUICK = RunOptions(epochs_scale=0.1, max_train=64, threads=1)
+
+
+def test_flops_match_analytic_counts():
+    d_in, h, d_out, b = 30, 20, 5, 8
+    mlp = FAMILIES["mlp-gelu"].build(d_in, d_out, h)
+    x = torch.randn(b, d_in)
+    forward = 2 * (d_in * h + h * d_out)
+    assert count_flops(mlp, x) == forward
+    # backward: both weight gradients plus the hidden activation's gradient (x needs none)
+    assert count_flops(mlp, x, train_step=True) == 2 * forward + 2 * h * d_out
+    # TEL's K descent steps are element-wise: same matmul FLOPs as the MLP
+    assert count_flops(FAMILIES["tel"].build(d_in, d_out, h), x) == forward
+
+
+def test_match_width_is_the_closest_width_by_brute_force():
+    d_in, d_out, target_w = 64, 10, 64
+    ref = FAMILIES["mlp-gelu"].build(d_in, d_out, target_w)
+    x = torch.randn(8, d_in)
+    tp, tf = count_parameters(ref), count_flops(ref, x)
+    build = lambda w: FAMILIES["swiglu"].build(d_in, d_out, w)  # noqa: E731
+    m = match_width(build, x, target_params=tp, target_flops=tf)
+    brute = min(range(1, 200), key=lambda w: abs(count_parameters(build(w)) - tp))
+    assert abs(m.params - tp) <= abs(count_parameters(build(brute)) - tp) * 1.05 + 1
+    assert m.matched and abs(m.width - brute) <= 3
+    # SwiGLU has two input projections: about half the MLP's width at equal parameters
+    assert 30 <= m.width <= 36
+
+
+def test_deq_cannot_match_flops_and_says_so():
+    m = plan(Cell("wine", "deq"))
+    assert abs(m.param_error) <= 0.05
+    assert not m.matched and m.flop_error > 1.0  # weight tying: iterations cost matmuls
+    assert "FLOPs" in m.describe()
+
+
+def test_energy_descent_gradient_is_the_energys_gradient():
+    layer = EnergyDescent(5, 7, rank=3, steps=1)
+    z = torch.randn(4, 7)
+    y = torch.randn(4, 7, requires_grad=True)
+    a = layer.directions
+    energy = 0.5 * (y - z).square().sum() + (nn.functional.softplus(a(y)) * layer.weights).sum()
+    (grad,) = torch.autograd.grad(energy, y)
+    closed = (y - z) + (torch.sigmoid(a(y)) * layer.weights) @ a.weight
+    torch.testing.assert_close(closed, grad)
+
+
+def test_hopfield_association_is_a_distribution():
+    p = HopfieldBlock(6, 9, key_dim=4)(torch.randn(3, 6))
+    assert p.shape == (3, 9) and (p >= 0).all()
+    torch.testing.assert_close(p.sum(-1), torch.ones(3))
+
+
+def test_deq_block_returns_a_fixed_point():
+    block = DEQBlock(4, 6, iters=60).eval()
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        y = block(x)
+        residual = y - torch.tanh(block.recur(y) + block.inject(x))
+    assert residual.abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("backbone,task", [("cnn", 10), ("lstm", 10), ("transformer", 30)])
+def test_dropin_variants_replace_first_or_all_ffns(backbone, task):
+    count = lambda m: sum(isinstance(x, TEL) for x in m.modules())  # noqa: E731
+    assert count(build_backbone(backbone, "ffn", 16, task)) == 0
+    assert count(build_backbone(backbone, "tel-first", 16, task)) == 1
+    assert count(build_backbone(backbone, "tel-all", 16, task)) == 2
+
+
+def test_run_cell_is_deterministic_and_complete():
+    a = run_cell(Cell("wine", "tel", seed=3), QUICK)
+    b = run_cell(Cell("wine", "tel", seed=3), QUICK)
+    assert a["value"] == b["value"] and a["test_loss"] == b["test_loss"]
+    assert (
+        a["status"] == "ok"
+        and a["matched"]
+        and a["params"] == count_parameters(FAMILIES["tel"].build(13, 3, a["width"]))
+    )
+    assert len(a["traces"]["0"]["temperature"]) == 5  # K + 1 on real data
+    assert a["flops_train_step"] > a["flops_forward"] > 0 and a["saved_activation_mib"] > 0
+
+
+def test_task_scores_against_oracles():
+    reg = get_task("diabetes")
+    y = torch.randn(50, 1)
+    assert reg.score(y, y)[0] == pytest.approx(1.0)
+    assert reg.score(y.mean().expand_as(y), y)[0] == pytest.approx(0.0, abs=1e-6)
+    lm = get_task("charlm")
+    logits, target = torch.zeros(2, 5, 16), torch.randint(0, 16, (2, 5))
+    assert lm.score(logits, target)[0] == pytest.approx(4.0)  # uniform over 16: 4 bits
+
+
+def test_sweep_resumes_without_recomputing(tmp_path):
+    cells = [Cell("wine", "mlp-gelu", seed=s) for s in (0, 1)]
+    first = run_sweep(cells, tmp_path, QUICK)
+    assert first.ran == 2
+    rows_file = tmp_path / "rows.jsonl"
+    with open(rows_file, "a") as f:
+        f.write('{"key": "torn')  # a run killed mid-write
+    again = run_sweep([*cells, Cell("wine", "mlp-gelu", seed=2)], tmp_path, QUICK)
+    assert again.ran == 1 and len(load_rows(rows_file)) == 3
+    assert [r["value"] for r in load_rows(rows_file)[:2]] == [r["value"] for r in first.rows]
+    with pytest.raises(ValueError, match="epochs_scale"):
+        run_sweep(cells, tmp_path, RunOptions(epochs_scale=0.5, max_train=64))
+
+
+def test_strict_matching_skips_and_lists_unmatched(tmp_path):
+    result = run_sweep(
+        [Cell("wine", "deq"), Cell("wine", "mlp-relu")], tmp_path, QUICK, strict=True
+    )
+    assert result.skipped_unmatched == ["wine|deq|default|d1"] and result.ran == 1
+    matching = json.loads((tmp_path / "matching.json").read_text())
+    assert matching["wine|deq|default|d1"]["matched"] is False
+
+
+def test_comparison_verdicts():
+    hi = compare([0.9, 0.91, 0.92], [0.8, 0.81, 0.79], higher_is_better=True)
+    assert hi.verdict == "win" and hi.ci[0] > 0 and hi.p_value < 0.01
+    lo = compare([0.9, 0.91, 0.92], [0.8, 0.81, 0.79], higher_is_better=False)
+    assert lo.verdict == "loss"  # higher error is worse
+    assert compare([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], higher_is_better=True).verdict == "tie"
+
+
+@pytest.mark.parametrize(
+    "cell,match",
+    [
+        (Cell("imagenet", "tel"), "valid tasks: .*digits"),
+        (Cell("digits", "resnet"), "valid models: .*swiglu"),
+        (Cell("charlm", "mlp-gelu"), "valid models: .*tel-first"),
+        (Cell("digits", "tel", budget="huge"), "valid budgets"),
+        (Cell("charlm", "ffn", depth=2), "depth"),
+    ],
+)
+def test_bad_cells_list_valid_choices(cell, match):
+    with pytest.raises(ValueError, match=match):
+        cell.validate()
+    with pytest.raises(ValueError, match="valid suites"):
+        cells_for("everything", [0])
+
+
+def test_cli_quick_writes_report_and_resumes(tmp_path, capsys):
+    out = tmp_path / "quick"
+    assert main(["bench", "run", "--quick", "--out", str(out), "--no-progress"]) == 0
+    rows = load_rows(out / "rows.jsonl")
+    assert len(rows) == 2 * 3 * 2  # tasks x models x seeds
+    report = (out / "report.md").read_text()
+    assert "## Headline" in report and "### wine" in report and "### diabetes" in report
+    assert "bootstrap CI" in report and (out / "rows.csv").exists()
+    assert (out / "command.txt").read_text().startswith("thermonn bench run --quick")
+    assert main(["bench", "run", "--quick", "--out", str(out), "--no-progress"]) == 0
+    assert "ran 0 new runs" in capsys.readouterr().out
+
+
+def test_cli_bad_input_is_a_clear_error(tmp_path, capsys):
+    assert (
+        main(["bench", "run", "--tasks", "digits", "--models", "nope", "--out", str(tmp_path)]) == 2
+    )
+    assert "valid models" in capsys.readouterr().err
+    assert main(["bench", "run", "--suite", "nope", "--out", str(tmp_path)]) == 2
+    assert "valid suites" in capsys.readouterr().err
+    assert main(["bench", "list"]) == 0
+    assert "fashion_mnist_cnn" in capsys.readouterr().out

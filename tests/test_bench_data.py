@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from thermonn.data.idx import load_idx_split, read_idx
+from thermonn.data.idx import FASHION_MNIST_DIR, load_idx_split, read_idx
 from thermonn.data.tabular import (
     load_char_corpus,
     load_pendulum_split,
@@ -106,3 +106,11 @@ def test_char_corpus_targets_are_shifted_inputs(tmp_path):
     torch.testing.assert_close(split.x_train[:, 1:], split.y_train[:, :-1])
     with pytest.raises(FileNotFoundError, match="base-files"):
         load_char_corpus(tmp_path / "empty")
+
+
+@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="dataset-fashion-mnist not installed")
+def test_fashion_mnist_is_the_full_balanced_set():
+    split = load_idx_split()
+    assert split.x_train.shape == (60000, 784) and split.x_test.shape == (10000, 784)
+    assert torch.bincount(split.y_train).tolist() == [6000] * 10
+    assert torch.bincount(split.y_test).tolist() == [1000] * 10

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from thermonn.demo import build_mlp
 from thermonn.nn.convert import convert
 
 __all__ = ["VARIANTS", "build_backbone"]
@@ -22,16 +23,6 @@ VARIANTS: dict[str, tuple[bool | None, dict[str, Any]]] = {
     "tel-spin-first": (True, {"entropy": "spin"}),
     "tel-spin-all": (False, {"entropy": "spin"}),
 }
-
-
-def _ffn_head(d_in: int, width: int, d_out: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Linear(d_in, width),
-        nn.GELU(),
-        nn.Linear(width, width),
-        nn.GELU(),
-        nn.Linear(width, d_out),
-    )
 
 
 class CNN(nn.Module):
@@ -48,7 +39,7 @@ class CNN(nn.Module):
             nn.MaxPool2d(2),
             nn.Flatten(),
         )
-        self.head = _ffn_head(32 * 7 * 7, width, d_out)
+        self.head = build_mlp(32 * 7 * 7, width, d_out)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
@@ -60,7 +51,7 @@ class RowLSTM(nn.Module):
     def __init__(self, width: int, d_out: int, rows: int = 28, hidden: int = 64) -> None:
         super().__init__()
         self.lstm = nn.LSTM(rows, hidden, batch_first=True)
-        self.head = _ffn_head(hidden, width, d_out)
+        self.head = build_mlp(hidden, width, d_out)
 
     def forward(self, x: Tensor) -> Tensor:
         out, _ = self.lstm(x)

@@ -29,6 +29,12 @@ __all__ = ["Comparison", "compare", "write_report"]
 Row = dict[str, Any]
 
 
+def _save(fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+
+
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
@@ -254,9 +260,7 @@ def _ksweep(groups: dict, out: Path, budget: str) -> list[str]:
         ax.set(title=task, xlabel="descent steps K", ylabel=TASKS[task].metric)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "accuracy_vs_k.png", dpi=110)
-    plt.close(fig)
+    _save(fig, out / "accuracy_vs_k.png")
     return [*lines, "", "![accuracy vs K](accuracy_vs_k.png)", ""]
 
 
@@ -300,9 +304,7 @@ def _depth(groups: dict, out: Path, budget: str) -> list[str]:
         ax.set_xticklabels(["1", "2", "4", "8"])
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "depth.png", dpi=110)
-    plt.close(fig)
+    _save(fig, out / "depth.png")
     return [*lines, "", "![depth sweep](depth.png)", ""]
 
 
@@ -376,9 +378,7 @@ def _budget_section(groups: dict, out: Path) -> list[str]:
         ax.set(title=task, xscale="log", xlabel="forward FLOPs / sample", ylabel=TASKS[task].metric)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "metric_vs_flops.png", dpi=110)
-    plt.close(fig)
+    _save(fig, out / "metric_vs_flops.png")
     return [*lines, "", "![metric vs FLOPs](metric_vs_flops.png)", ""]
 
 
@@ -418,9 +418,7 @@ def _cost_plot(groups: dict, out: Path, budget: str) -> list[str]:
         "metric vs training wall-clock at matched budget (red circles: TEL variants; "
         "blue squares: baselines; faded: unmatched)"
     )
-    fig.tight_layout()
-    fig.savefig(out / "metric_vs_wallclock.png", dpi=110)
-    plt.close(fig)
+    _save(fig, out / "metric_vs_wallclock.png")
     return ["![metric vs wall-clock](metric_vs_wallclock.png)", ""]
 
 
@@ -453,9 +451,7 @@ def _trajectories(rows: Sequence[Row], out: Path, budget: str) -> list[str]:
     fig.suptitle(
         "TEL (logcosh, K = 4) temperature and free-energy trajectories on each test set (first seed)"
     )
-    fig.tight_layout()
-    fig.savefig(out / "temperature_trajectories.png", dpi=110)
-    plt.close(fig)
+    _save(fig, out / "temperature_trajectories.png")
     return [
         "## Temperature trajectories on real data",
         "",

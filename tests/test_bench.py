@@ -189,3 +189,15 @@ def test_cli_bad_input_is_a_clear_error(tmp_path, capsys):
     assert "valid suites" in capsys.readouterr().err
     assert main(["bench", "list"]) == 0
     assert "fashion_mnist_cnn" in capsys.readouterr().out
+
+
+def test_run_options_validate():
+    with pytest.raises(ValueError, match="epochs_scale"):
+        RunOptions(epochs_scale=0.0)
+    with pytest.raises(ValueError, match="max_train"):
+        RunOptions(max_train=0)
+    with pytest.raises(ValueError, match="torch device"):
+        RunOptions(device="gpu-please")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            RunOptions(device="cuda")

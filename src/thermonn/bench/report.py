@@ -126,9 +126,8 @@ def _plt() -> Any:
     return plt
 
 
-def _results_section(groups: dict, budget: str) -> tuple[list[str], list[Comparison]]:
+def _results_section(groups: dict, budget: str) -> list[str]:
     lines: list[str] = []
-    verdicts: list[Comparison] = []
     baseline_names = [m for m, f in FAMILIES.items() if not f.tel]
     tel_names = [m for m, f in FAMILIES.items() if f.tel]
     for task in VECTOR_TASKS:
@@ -173,8 +172,6 @@ def _results_section(groups: dict, budget: str) -> tuple[list[str], list[Compari
                 _values(groups[(task, best, budget, 1)]),
                 higher_is_better=t.higher_is_better,
             )
-            if tel == "tel":
-                verdicts.append(c)
             rows_cmp.append(
                 f"| {tel} vs {best} | {c.delta:+.4f} | [{c.ci[0]:+.4f}, {c.ci[1]:+.4f}] | {c.p_value:.3g} | {c.verdict} |"
             )
@@ -188,7 +185,44 @@ def _results_section(groups: dict, budget: str) -> tuple[list[str], list[Compari
                 *rows_cmp,
             ]
         lines.append("")
-    return lines, verdicts
+    return lines
+
+
+def _mean_of(rows: Sequence[Row], field: str) -> float:
+    return statistics.fmean(r[field] for r in rows)
+
+
+def _summary(groups: dict, budget: str) -> tuple[list[str], dict[str, int]]:
+    """One line per vector task: best baseline, the default TEL and its verdict, the best TEL
+    variant (chosen after the fact, so not counted), and TEL's cost relative to the GELU MLP."""
+    baselines = [m for m, f in FAMILIES.items() if not f.tel]
+    variants = [m for m, f in FAMILIES.items() if f.tel]
+    counts = {"win": 0, "tie": 0, "loss": 0}
+    lines = [
+        "| task | metric | best baseline | GELU MLP | TEL (default) | TEL vs best: Δ [95% CI] | verdict "
+        "| best TEL variant (post hoc) | TEL/MLP time per step | TEL/MLP activation memory |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task in VECTOR_TASKS:
+        t = TASKS[task]
+        best = _best(task, groups, baselines, budget)
+        tel_rows = groups.get((task, "tel", budget, 1), [])
+        mlp_rows = groups.get((task, "mlp-gelu", budget, 1), [])
+        if best is None or not _values(tel_rows) or not mlp_rows:
+            continue
+        best_rows = groups[(task, best, budget, 1)]
+        c = compare(_values(tel_rows), _values(best_rows), higher_is_better=t.higher_is_better)
+        counts[c.verdict] += 1
+        top = _best(task, groups, variants, budget) or "tel"
+        lines.append(
+            f"| {task} | {t.metric} {'↑' if t.higher_is_better else '↓'} "
+            f"| {best} {_fmt(_values(best_rows))} | {_fmt(_values(mlp_rows))} "
+            f"| {_fmt(_values(tel_rows))} | {c.delta:+.4f} [{c.ci[0]:+.4f}, {c.ci[1]:+.4f}] "
+            f"| **{c.verdict}** | {top} {_fmt(_values(groups[(task, top, budget, 1)]))} "
+            f"| {_mean_of(tel_rows, 'ms_per_step') / _mean_of(mlp_rows, 'ms_per_step'):.1f}× "
+            f"| {_mean_of(tel_rows, 'saved_activation_mib') / _mean_of(mlp_rows, 'saved_activation_mib'):.1f}× |"
+        )
+    return lines, counts
 
 
 def _matching_section(out: Path) -> list[str]:
@@ -482,8 +516,7 @@ def write_report(out: Path, *, budget: str = "default") -> Path:
         if (out / "command.txt").exists()
         else "(not recorded)"
     )
-    results, verdicts = _results_section(groups, budget)
-    counts = {v: sum(c.verdict == v for c in verdicts) for v in ("win", "tie", "loss")}
+    summary, counts = _summary(groups, budget)
     statuses: dict[str, int] = defaultdict(int)
     for r in rows:
         statuses[r["status"]] += 1
@@ -498,6 +531,10 @@ def write_report(out: Path, *, budget: str = "default") -> Path:
         "",
         "Machine: " + ", ".join(f"{k} = {v}" for k, v in machine.items()),
         "",
+        f"Runs finished between {min(r['finished'] for r in rows)} and "
+        f"{max(r['finished'] for r in rows)}; training time summed over runs: "
+        f"{sum(r['train_seconds'] for r in rows) / 3600:.2f} h.",
+        "",
         "Every model of a task gets the same recipe (Adam, cosine decay, the task's epochs, batch "
         "size and learning rate; no per-model tuning). Wall-clock is measured with other runs "
         "in parallel (see jobs); compare it within a table, not across machines.",
@@ -508,10 +545,12 @@ def write_report(out: Path, *, budget: str = "default") -> Path:
         f"vector task: **{counts['win']} wins, {counts['tie']} ties, {counts['loss']} losses** "
         f"(win/loss only when the 95% bootstrap CI of the difference excludes 0).",
         "",
+        *summary,
+        "",
         *_cost_plot(groups, out, budget),
         "## Results per task (budget: " + budget + ")",
         "",
-        *results,
+        *_results_section(groups, budget),
         *_ksweep(groups, out, budget),
         *_depth(groups, out, budget),
         *_dropin(groups, budget),

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from thermonn._validation import check_float, check_int
 from thermonn.bench.backbones import VARIANTS, build_backbone
 from thermonn.bench.families import FAMILIES, REFERENCE, get_family
 from thermonn.bench.matching import Match, count_flops, count_parameters, match_width
@@ -79,6 +80,20 @@ class RunOptions:
     max_train: int | None = None
     device: str = "cpu"
     threads: int | None = None
+
+    def __post_init__(self) -> None:
+        check_float("epochs_scale", self.epochs_scale, above=0.0)
+        for name in ("max_train", "threads"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), minimum=1)
+        try:
+            kind = torch.device(self.device).type
+        except RuntimeError:
+            raise ValueError(
+                f"device: expected a torch device such as 'cpu' or 'cuda:0', got {self.device!r}"
+            ) from None
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device: {self.device!r} requested but CUDA is not available here")
 
 
 def _builder(cell: Cell, task: Task) -> tuple[Callable[..., nn.Module], int]:

@@ -129,8 +129,6 @@ def _bench(args: argparse.Namespace) -> int:
             cells = bench.cells_for(args.suite, args.seeds, args.budget)
         for c in dict.fromkeys(cells):
             c.validate()
-        if args.epochs_scale <= 0:
-            raise ValueError(f"--epochs-scale: expected a value > 0, got {args.epochs_scale}")
         options = bench.RunOptions(args.epochs_scale, args.max_train, args.device, args.threads)
     except (ValueError, FileNotFoundError) as err:
         print(f"thermonn bench: {err}", file=sys.stderr)

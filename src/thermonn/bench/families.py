@@ -57,6 +57,10 @@ _TEL_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "tel-fixed": ("TEL, logcosh, fixed temperature (w_T = 0 ablation)", {"temperature": "fixed"}),
     "tel-nonexp": ("TEL, nonexpansive=True (1-Lipschitz per layer)", {"nonexpansive": True}),
     **{f"tel-k{k}": (f"TEL, logcosh, K = {k}", {"steps": k}) for k in (1, 2, 3, 5, 8)},
+    **{
+        f"tel-spin-k{k}": (f"TEL, spin, K = {k}", {"entropy": "spin", "steps": k})
+        for k in (1, 2, 3, 5, 8)
+    },
 }
 
 FAMILIES: dict[str, Family] = {

@@ -6,7 +6,15 @@ from collections.abc import Sequence
 
 from thermonn.bench.runner import Cell
 
-__all__ = ["BASELINE_MODELS", "DROPIN_MODELS", "K_SWEEP", "SUITES", "VECTOR_TASKS", "cells_for"]
+__all__ = [
+    "BASELINE_MODELS",
+    "DROPIN_MODELS",
+    "K_SWEEP",
+    "K_SWEEP_SPIN",
+    "SUITES",
+    "VECTOR_TASKS",
+    "cells_for",
+]
 
 VECTOR_TASKS = (
     "digits",
@@ -38,6 +46,7 @@ BASELINE_MODELS = (
     "tel-k1",
 )
 K_SWEEP = {1: "tel-k1", 2: "tel-k2", 3: "tel-k3", 4: "tel", 5: "tel-k5", 8: "tel-k8"}
+K_SWEEP_SPIN = {k: ("tel-spin" if k == 4 else f"tel-spin-k{k}") for k in K_SWEEP}
 K_SWEEP_TASKS = ("digits", "friedman1", "fashion_mnist")
 DEPTHS = (1, 2, 4, 8)
 DEPTH_MODELS = ("mlp-gelu", "tel", "tel-nonexp")
@@ -74,7 +83,7 @@ def cells_for(suite: str, seeds: Sequence[int], budget: str = "default") -> list
     if suite == "baselines":
         return _grid(VECTOR_TASKS, BASELINE_MODELS, seeds, budget)
     if suite == "ksweep":
-        return _grid(K_SWEEP_TASKS, list(K_SWEEP.values()), seeds, budget)
+        return _grid(K_SWEEP_TASKS, [*K_SWEEP.values(), *K_SWEEP_SPIN.values()], seeds, budget)
     if suite == "depth":
         return _grid(DEPTH_TASKS, DEPTH_MODELS, seeds, budget, DEPTHS)
     if suite == "budgets":
@@ -86,7 +95,7 @@ def cells_for(suite: str, seeds: Sequence[int], budget: str = "default") -> list
 
 SUITES = {
     "baselines": "10 vector tasks x 15 models (baselines and TEL ablations)",
-    "ksweep": "TEL with K = 1, 2, 3, 4, 5, 8 on digits, friedman1, fashion_mnist",
+    "ksweep": "TEL (logcosh and spin) with K = 1, 2, 3, 4, 5, 8 on digits, friedman1, fashion_mnist",
     "depth": "stacks of 1, 2, 4, 8 blocks on digits: GELU MLP, TEL, TEL nonexpansive",
     "dropin": "CNN, LSTM, Transformer with original FFNs, TEL in the first FFN, TEL in all",
     "budgets": "small/default/large budgets on digits, friedman1, spirals (metric vs FLOPs)",

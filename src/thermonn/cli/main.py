@@ -146,8 +146,18 @@ def _bench(args: argparse.Namespace) -> int:
             )
             tqdm.write(f"unmatched budget: {cell.plan_key}: {match.describe()} -> {verdict}")
 
+    unique = list(dict.fromkeys(cells))
+    try:
+        done = {r["key"] for r in bench.load_rows(out / "rows.jsonl")}
+    except ValueError as err:
+        print(f"thermonn bench: {err}", file=sys.stderr)
+        return 2
     with tqdm(
-        total=len(dict.fromkeys(cells)), desc="bench", unit="run", disable=args.no_progress
+        total=len(unique),
+        initial=sum(c.key in done for c in unique),
+        desc="bench",
+        unit="run",
+        disable=args.no_progress,
     ) as bar:
 
         def progress(row: dict[str, Any]) -> None:
@@ -167,7 +177,7 @@ def _bench(args: argparse.Namespace) -> int:
         except (ValueError, FileNotFoundError) as err:
             print(f"thermonn bench: {err}", file=sys.stderr)
             return 2
-        bar.update(len(dict.fromkeys(cells)) - bar.n)
+        bar.update(len(unique) - bar.n)
     print(f"ran {result.ran} new runs; {len(result.rows)} rows in {out / 'rows.jsonl'}")
     for key in result.skipped_unmatched:
         print(f"skipped, unmatched within tolerance: {key}")

@@ -201,3 +201,23 @@ def test_run_options_validate():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             RunOptions(device="cuda")
+
+
+def _mixed_partial(model: nn.Module, x: torch.Tensor) -> float:
+    """|d^2 f / dx0 dx1| summed over outputs at x (zero for an additive model)."""
+    x = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(model(x).sum(), x, create_graph=True)
+    (h,) = torch.autograd.grad(g[:, 0].sum(), x)
+    return h[:, 1].abs().sum().item()
+
+
+def test_kan_baseline_is_a_two_layer_kan_that_models_interactions():
+    from thermonn.bench.baselines import KANBlock
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, dtype=torch.float64)
+    additive = nn.Sequential(KANBlock(3, 4), nn.Linear(4, 1)).double()
+    assert _mixed_partial(additive, x) < 1e-10  # KAN layer + linear map: sum of 1-D functions
+    kan = FAMILIES["kan"].build(3, 1, 4, grid=5).double()
+    assert sum(isinstance(m, KANBlock) for m in kan.modules()) == 2
+    assert _mixed_partial(kan, x) > 1e-4

@@ -33,7 +33,8 @@ def _tel(**options: Any) -> Callable[..., nn.Module]:
 @dataclass(frozen=True)
 class Family:
     """``block(d_in, width, **knobs)`` builds one layer; ``knob_grid`` lists secondary knobs;
-    ``min_width`` is the narrowest width the matcher may pick."""
+    ``min_width`` is the narrowest width the matcher may pick; ``readout(width, d_out, **knobs)``
+    replaces the default linear readout."""
 
     name: str
     description: str
@@ -41,13 +42,17 @@ class Family:
     knob_grid: tuple[Mapping[str, Any], ...] = field(default=({},))
     tel: bool = False
     min_width: int = 1
+    readout: Callable[..., nn.Module] | None = None
 
     def build(
         self, d_in: int, d_out: int, width: int, *, depth: int = 1, **knobs: Any
     ) -> nn.Sequential:
         layers = [self.block(d_in, width, **knobs)]
         layers += [self.block(width, width, **knobs) for _ in range(depth - 1)]
-        return nn.Sequential(*layers, nn.Linear(width, d_out))
+        head = (
+            nn.Linear(width, d_out) if self.readout is None else self.readout(width, d_out, **knobs)
+        )
+        return nn.Sequential(*layers, head)
 
 
 _TEL_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -73,10 +78,13 @@ FAMILIES: dict[str, Family] = {
         Family("gated-residual", "z + (Vx + c) * tanh(z) → Linear", baselines.GatedResidual),
         Family(
             "kan",
-            "pykan KANLayer (cubic B-splines) → Linear",
+            "two pykan KANLayers [d_in, width, d_out] (cubic B-splines)",
             baselines.KANBlock,
-            tuple({"grid": g} for g in (5, 8, 12, 16, 24)),
+            tuple({"grid": g} for g in (3, 5, 8, 12, 16, 24)),
             min_width=2,
+            # a KAN layer followed by a linear map is an additive model; the KAN's own second
+            # layer is what captures interactions (friedman1's sin(pi x1 x2), spirals)
+            readout=baselines.KANBlock,
         ),
         Family(
             "deq", "torchdeq equilibrium tanh(W y + U x), 8 iterations, IFT", baselines.DEQBlock

@@ -221,3 +221,16 @@ def test_kan_baseline_is_a_two_layer_kan_that_models_interactions():
     kan = FAMILIES["kan"].build(3, 1, 4, grid=5).double()
     assert sum(isinstance(m, KANBlock) for m in kan.modules()) == 2
     assert _mixed_partial(kan, x) > 1e-4
+
+
+def test_a_diverging_run_is_recorded_not_hidden(monkeypatch):
+    import dataclasses
+
+    from thermonn.bench import tasks
+
+    monkeypatch.setitem(
+        tasks.TASKS, "diabetes", dataclasses.replace(tasks.TASKS["diabetes"], lr=1e30)
+    )
+    row = run_cell(Cell("diabetes", "mlp-gelu"), QUICK)
+    assert row["status"] == "diverged"
+    assert row["steps"] < row["epochs"] * 2  # stopped at the end of the first bad epoch

@@ -107,10 +107,15 @@ def _builder(cell: Cell, task: Task) -> tuple[Callable[..., nn.Module], int]:
     return (lambda w, **k: family.build(d_in, d_out, w, depth=cell.depth, **k)), width0
 
 
-@cache
 def plan(cell: Cell) -> Match:
     """The matched width/knobs of ``cell``'s model against the reference at its budget
-    (GELU MLP for vector tasks, the original-FFN network for drop-in tasks)."""
+    (GELU MLP for vector tasks, the original-FFN network for drop-in tasks); computed once per
+    (task, model, budget, depth) and process, whatever the seed."""
+    return _plan(Cell(cell.task, cell.model, cell.budget, 0, cell.depth))
+
+
+@cache
+def _plan(cell: Cell) -> Match:
     task = cell.validate()
     split, _ = task.data()
     x = split.x_train[:8]
@@ -207,7 +212,7 @@ def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
         torch.cuda.reset_peak_memory_stats(device)
     rss0 = None if cuda else _rss_reset()
 
-    status, train_loss, steps = "ok", float("nan"), 0
+    status, steps, loss = "ok", 0, torch.tensor(float("nan"))
     start = time.perf_counter()
     for _ in range(epochs):
         model.train()
@@ -220,12 +225,10 @@ def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
             opt.step()
             sched.step()
             steps += 1
-            train_loss = loss.item()
-            if not math.isfinite(train_loss):
-                status = "diverged"
-                break
-        if status != "ok":
+        if not torch.isfinite(loss):  # checked per epoch: no device sync on every step
+            status = "diverged"
             break
+    train_loss = loss.item()
     if cuda:
         torch.cuda.synchronize(device)
     train_seconds = time.perf_counter() - start

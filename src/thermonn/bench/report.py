@@ -575,9 +575,9 @@ def write_report(out: Path, *, budget: str = "default") -> Path:
         "",
         *summary,
         "",
-        "Every TEL variant against the same best baselines (ten comparisons per variant on the "
-        "same test sets: with this many tests some ties and wins are luck; the default row above "
-        "is the pre-registered one):",
+        "Every TEL variant against the same best baselines (one comparison per task and variant "
+        "on the same test sets: with this many tests some ties and wins are luck; the default row "
+        "above is the pre-registered one):",
         "",
         *_variant_counts(groups, budget),
         "",

@@ -12,6 +12,7 @@ from thermonn.dynamics import (
     onsager_machlup_action,
     quartic_action_grad,
     simulate_langevin,
+    unit_heat,
 )
 from thermonn.functional.potentials import quartic_force, quartic_potential
 
@@ -171,3 +172,21 @@ def test_bad_arguments(kwargs, match):
         simulate_langevin(torch.zeros(2, 2), torch.zeros_like, **options)
     with pytest.raises(ValueError, match="x0"):
         simulate_langevin(torch.tensor([float("nan")]), torch.zeros_like, steps=1, dt=0.1)
+
+
+def test_unit_heats_sum_to_the_potential_drop():
+    coupling, bias = _machine(scale=0.5)
+    force = partial(quartic_force, j2=1.0, j4=1.0, bias=bias, coupling=coupling)
+    energy = partial(quartic_potential, j2=1.0, j4=1.0, bias=bias, coupling=coupling)
+    errors = []
+    for dt in (1e-2, 1e-3, 1e-4):
+        g = torch.Generator().manual_seed(8)
+        x0 = torch.randn(200, 5, generator=g, dtype=torch.float64)
+        path = simulate_langevin(
+            x0, force, steps=round(0.2 / dt), dt=dt, record=True, generator=g
+        ).path
+        drop = energy(path[0]) - energy(path[-1])
+        errors.append(
+            ((unit_heat(path, force).sum(-1) - drop).abs().mean() / drop.abs().mean()).item()
+        )
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 0.01

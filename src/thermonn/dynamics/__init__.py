@@ -1,6 +1,11 @@
 """The one integrator core for Langevin dynamics and its path weights."""
 
-from thermonn.dynamics.action import log_path_ratio, onsager_machlup_action, quartic_action_grad
+from thermonn.dynamics.action import (
+    log_path_ratio,
+    onsager_machlup_action,
+    quartic_action_grad,
+    unit_heat,
+)
 from thermonn.dynamics.langevin import LangevinResult, langevin_step, simulate_langevin
 
 __all__ = [
@@ -10,4 +15,5 @@ __all__ = [
     "onsager_machlup_action",
     "quartic_action_grad",
     "simulate_langevin",
+    "unit_heat",
 ]

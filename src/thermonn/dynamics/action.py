@@ -18,7 +18,7 @@ from torch import Tensor
 from thermonn._validation import check_float
 from thermonn.functional.potentials import quartic_force
 
-__all__ = ["log_path_ratio", "onsager_machlup_action", "quartic_action_grad"]
+__all__ = ["log_path_ratio", "onsager_machlup_action", "quartic_action_grad", "unit_heat"]
 
 
 def onsager_machlup_action(
@@ -57,6 +57,16 @@ def log_path_ratio(
         path.flip(0), force_fn, dt=dt, mobility=mobility, kT=kT, mobile=mobile
     )
     return reverse - forward
+
+
+def unit_heat(path: Tensor, force_fn: Callable[[Tensor], Tensor]) -> Tensor:
+    """Heat released by each unit along ``path`` (shape ``(steps + 1, *batch, n)``):
+    Q_i = ∫ F_i ∘ dx_i (Stratonovich, trapezoid rule), returned with shape ``(*batch, n)``.
+
+    For a time-independent potential Σ_i Q_i → V(x_0) − V(x_K) as Δt → 0 (Sekimoto); clamped
+    units do not move and release nothing."""
+    force = force_fn(path)
+    return (0.5 * (force[1:] + force[:-1]) * (path[1:] - path[:-1])).sum(0)
 
 
 def quartic_action_grad(

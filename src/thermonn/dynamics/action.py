@@ -12,6 +12,7 @@ the heat released, Q / kT with Q = V(x_0) − V(x_K), as Δt → 0 (Sekimoto).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from torch import Tensor
 
@@ -32,13 +33,25 @@ def onsager_machlup_action(
 ) -> Tensor:
     """U[ω] of ``path`` (shape ``(steps + 1, *batch, n)``), summed over steps and units;
     returns shape ``batch``. Differentiable in the parameters ``force_fn`` closes over."""
+    check_float("kT", kT, above=0.0)
+    residual = _residual(path, force_fn, dt=dt, mobility=mobility, mobile=mobile)
+    return residual.square().sum(dim=(0, -1)) / (4.0 * mobility * kT * dt)
+
+
+def _residual(
+    path: Tensor,
+    force_fn: Callable[[Tensor], Tensor],
+    *,
+    dt: float,
+    mobility: float,
+    mobile: Tensor | None,
+) -> Tensor:
+    """Δx_k − μ F(x_k) Δt per step and unit (zero on clamped units): √(2μkTΔt) ξ_k on the
+    model's own trajectories."""
     check_float("dt", dt, above=0.0)
     check_float("mobility", mobility, above=0.0)
-    check_float("kT", kT, above=0.0)
     residual = path[1:] - path[:-1] - mobility * dt * force_fn(path[:-1])
-    if mobile is not None:
-        residual = residual * mobile.to(residual.dtype)
-    return residual.square().sum(dim=(0, -1)) / (4.0 * mobility * kT * dt)
+    return residual if mobile is None else residual * mobile.to(residual.dtype)
 
 
 def log_path_ratio(
@@ -88,10 +101,10 @@ def quartic_action_grad(
     ∂U/∂b_i = Σ q_i and ∂U/∂J_ij = Σ (q_i x_j + q_j x_i) for i ≠ j (J symmetric, each bond once),
     sums over steps and batch; the diagonal of the J-gradient is 0 (no self-coupling).
     """
+    check_float("kT", kT, above=0.0)
+    force = partial(quartic_force, j2=j2, j4=j4, bias=bias, coupling=coupling)
+    residual = _residual(path, force, dt=dt, mobility=mobility, mobile=mobile)
     x = path[:-1]
-    residual = path[1:] - x - mobility * dt * quartic_force(x, j2, j4, bias, coupling)
-    if mobile is not None:
-        residual = residual * mobile.to(residual.dtype)
     q = (residual / (2.0 * kT)).reshape(-1, path.shape[-1])
     xs = x.reshape(-1, path.shape[-1])
     grad_j = q.T @ xs

@@ -110,6 +110,32 @@ def _best(task: str, groups: dict, models: Iterable[str], budget: str = "default
     return (max if higher else min)(scored)[1]
 
 
+Verdicts = dict[str, tuple[str, dict[str, Comparison]]]
+
+
+def _tel_vs_best(groups: dict, budget: str) -> Verdicts:
+    """Per vector task: its best baseline and each TEL variant's comparison with it (computed
+    once; the summary, the tally and the per-task tables all read this)."""
+    baselines = [m for m, f in FAMILIES.items() if not f.tel]
+    variants = [m for m, f in FAMILIES.items() if f.tel]
+    verdicts: Verdicts = {}
+    for task in VECTOR_TASKS:
+        best = _best(task, groups, baselines, budget)
+        if best is None:
+            continue
+        reference = _values(groups[(task, best, budget, 1)])
+        higher = TASKS[task].higher_is_better
+        verdicts[task] = (
+            best,
+            {
+                m: compare(v, reference, higher_is_better=higher)
+                for m in variants
+                if (v := _values(groups.get((task, m, budget, 1), [])))
+            },
+        )
+    return verdicts
+
+
 def _write_csv(rows: Sequence[Row], path: Path) -> None:
     fields = [k for k in rows[0] if k not in ("traces",)]
     with open(path, "w", newline="") as f:
@@ -128,10 +154,8 @@ def _plt() -> Any:
     return plt
 
 
-def _results_section(groups: dict, budget: str) -> list[str]:
+def _results_section(groups: dict, budget: str, verdicts: Verdicts) -> list[str]:
     lines: list[str] = []
-    baseline_names = [m for m, f in FAMILIES.items() if not f.tel]
-    tel_names = [m for m, f in FAMILIES.items() if f.tel]
     for task in VECTOR_TASKS:
         t = TASKS[task]
         present = [m for m in FAMILIES if (task, m, budget, 1) in groups]
@@ -164,19 +188,11 @@ def _results_section(groups: dict, budget: str) -> list[str]:
                 f"| {statistics.median(r['peak_memory_mib'] for r in rs):.1f} "
                 f"| {'yes' if r0['matched'] else '**no**'} |"
             )
-        best = _best(task, groups, baseline_names, budget)
-        rows_cmp = []
-        for tel in [m for m in tel_names if (task, m, budget, 1) in groups]:
-            if best is None:
-                break
-            c = compare(
-                _values(groups[(task, tel, budget, 1)]),
-                _values(groups[(task, best, budget, 1)]),
-                higher_is_better=t.higher_is_better,
-            )
-            rows_cmp.append(
-                f"| {tel} vs {best} | {c.delta:+.4f} | [{c.ci[0]:+.4f}, {c.ci[1]:+.4f}] | {c.p_value:.3g} | {c.verdict} |"
-            )
+        best, comparisons = verdicts.get(task, ("", {}))
+        rows_cmp = [
+            f"| {tel} vs {best} | {c.delta:+.4f} | [{c.ci[0]:+.4f}, {c.ci[1]:+.4f}] | {c.p_value:.3g} | {c.verdict} |"
+            for tel, c in comparisons.items()
+        ]
         if rows_cmp:
             lines += [
                 "",
@@ -194,10 +210,9 @@ def _mean_of(rows: Sequence[Row], field: str) -> float:
     return statistics.fmean(r[field] for r in rows)
 
 
-def _summary(groups: dict, budget: str) -> tuple[list[str], dict[str, int]]:
+def _summary(groups: dict, budget: str, verdicts: Verdicts) -> tuple[list[str], dict[str, int]]:
     """One line per vector task: best baseline, the default TEL and its verdict, the best TEL
     variant (chosen after the fact, so not counted), and TEL's cost relative to the GELU MLP."""
-    baselines = [m for m, f in FAMILIES.items() if not f.tel]
     variants = [m for m, f in FAMILIES.items() if f.tel]
     counts = {"win": 0, "tie": 0, "loss": 0}
     lines = [
@@ -207,13 +222,13 @@ def _summary(groups: dict, budget: str) -> tuple[list[str], dict[str, int]]:
     ]
     for task in VECTOR_TASKS:
         t = TASKS[task]
-        best = _best(task, groups, baselines, budget)
+        best, comparisons = verdicts.get(task, ("", {}))
         tel_rows = groups.get((task, "tel", budget, 1), [])
         mlp_rows = groups.get((task, "mlp-gelu", budget, 1), [])
-        if best is None or not _values(tel_rows) or not mlp_rows:
+        if "tel" not in comparisons or not mlp_rows:
             continue
         best_rows = groups[(task, best, budget, 1)]
-        c = compare(_values(tel_rows), _values(best_rows), higher_is_better=t.higher_is_better)
+        c = comparisons["tel"]
         counts[c.verdict] += 1
         top = _best(task, groups, variants, budget) or "tel"
         lines.append(
@@ -227,19 +242,14 @@ def _summary(groups: dict, budget: str) -> tuple[list[str], dict[str, int]]:
     return lines, counts
 
 
-def _variant_counts(groups: dict, budget: str) -> list[str]:
+def _variant_counts(verdicts: Verdicts) -> list[str]:
     """Wins/ties/losses of every TEL variant against each task's best baseline."""
-    baselines = [m for m, f in FAMILIES.items() if not f.tel]
     lines = ["| TEL variant | wins | ties | losses | tasks |", "|---|---|---|---|---|"]
     for variant in [m for m, f in FAMILIES.items() if f.tel]:
         counts = {"win": 0, "tie": 0, "loss": 0}
-        for task in VECTOR_TASKS:
-            best = _best(task, groups, baselines, budget)
-            v = _values(groups.get((task, variant, budget, 1), []))
-            if best is None or not v:
-                continue
-            b = _values(groups[(task, best, budget, 1)])
-            counts[compare(v, b, higher_is_better=TASKS[task].higher_is_better).verdict] += 1
+        for _, comparisons in verdicts.values():
+            if variant in comparisons:
+                counts[comparisons[variant].verdict] += 1
         if sum(counts.values()):
             lines.append(
                 f"| {variant} | {counts['win']} | {counts['tie']} | {counts['loss']} | {sum(counts.values())} |"
@@ -543,7 +553,8 @@ def write_report(out: Path, *, budget: str = "default") -> Path:
         if (out / "command.txt").exists()
         else "(not recorded)"
     )
-    summary, counts = _summary(groups, budget)
+    verdicts = _tel_vs_best(groups, budget)
+    summary, counts = _summary(groups, budget, verdicts)
     statuses: dict[str, int] = defaultdict(int)
     for r in rows:
         statuses[r["status"]] += 1
@@ -579,12 +590,12 @@ def write_report(out: Path, *, budget: str = "default") -> Path:
         "on the same test sets: with this many tests some ties and wins are luck; the default row "
         "above is the pre-registered one):",
         "",
-        *_variant_counts(groups, budget),
+        *_variant_counts(verdicts),
         "",
         *_cost_plot(groups, out, budget),
         "## Results per task (budget: " + budget + ")",
         "",
-        *_results_section(groups, budget),
+        *_results_section(groups, budget, verdicts),
         *_ksweep(groups, out, budget),
         *_depth(groups, out, budget),
         *_dropin(groups, budget),

@@ -11,7 +11,7 @@ package's one Langevin engine (:mod:`thermonn.dynamics`); only the potential liv
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor, nn
@@ -124,11 +124,7 @@ class ThermoComputer(nn.Module):
         ``record``. ``kT`` overrides the config's temperature (inference temperature)."""
         c = self.config
         check_int("trajectories", trajectories, minimum=1)
-        steps = (
-            c.steps
-            if t_final is None
-            else max(1, round(check_float("t_final", t_final, above=0.0) / c.dt))
-        )
+        steps = (c if t_final is None else replace(c, t_final=t_final)).steps  # validated there
         h = self.fields(u).expand(trajectories, -1, -1)
         x0 = torch.zeros_like(h)
         result = simulate_langevin(

@@ -77,11 +77,21 @@ def simulate_langevin(
     if not torch.isfinite(x0).all():
         raise ValueError("x0: expected finite values, got NaN or inf")
     mask = None if mobile is None else mobile.to(x0.dtype)
+    drift, scale = mobility * dt, math.sqrt(2.0 * mobility * kT * dt)
     x = x0
     path = [x0] if record else None
+    noise = torch.empty_like(x0)  # refilled every step (the update never keeps a reference)
     for _ in range(steps):
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        x = langevin_step(x, force_fn(x), noise, dt=dt, mobility=mobility, kT=kT, mobile=mask)
+        # x + μΔt F + √(2μkTΔt) ξ, the update of langevin_step in two fused passes
+        if mask is None:
+            x = torch.add(x, force_fn(x), alpha=drift)
+            if scale > 0.0:
+                x.add_(noise.normal_(0.0, scale, generator=generator))
+        else:
+            dx = force_fn(x).mul(drift)
+            if scale > 0.0:
+                dx.add_(noise.normal_(0.0, scale, generator=generator))
+            x = x + dx * mask
         if path is not None:
             path.append(x)
     return LangevinResult(x, torch.stack(path) if path is not None else None)

@@ -11,6 +11,8 @@ package's one Langevin engine (:mod:`thermonn.dynamics`); only the potential liv
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -105,9 +107,26 @@ class ThermoComputer(nn.Module):
         return u @ (self.weight * self.in_mask)
 
     def force(self, x: Tensor, h: Tensor) -> Tensor:
-        """−∂V/∂x on the mobile spins."""
+        """−∂V/∂x on the mobile spins: −(b + h) − x (J + 2J₂ I) − 4J₄ x³."""
+        return self.force_fn(h)(x)
+
+    def force_fn(self, h: Tensor) -> Callable[[Tensor], Tensor]:
+        """x ↦ −∂V/∂x for fixed input fields ``h``, with −(b + h) and J + 2J₂I formed once
+        (2-D batches take one fused ``addmm`` per call)."""
         c = self.config
-        return -(2 * c.j2 * x + 4 * c.j4 * x.pow(3) + self.bias + h + x @ self.coupling())
+        eye = torch.eye(c.n_mobile, dtype=h.dtype, device=h.device)
+        neg_stiffness = -(self.coupling() + 2 * c.j2 * eye)
+        neg_field = -(self.bias + h)
+
+        def force(x: Tensor) -> Tensor:
+            linear = (
+                torch.addmm(neg_field, x, neg_stiffness)
+                if x.dim() == 2 and neg_field.shape == x.shape
+                else neg_field + x @ neg_stiffness
+            )
+            return linear.sub_(x.pow(3), alpha=4 * c.j4)
+
+        return force
 
     def run(
         self,
@@ -118,26 +137,53 @@ class ThermoComputer(nn.Module):
         t_final: float | None = None,
         record: bool = False,
         generator: torch.Generator | None = None,
+        chunk_size: int = 2500,
     ) -> Tensor:
         """Mobile spins at ``t_final`` (default the config's), shape ``(trajectories, batch,
         n_mobile)``, or the whole path ``(steps + 1, trajectories, batch, n_mobile)`` with
-        ``record``. ``kT`` overrides the config's temperature (inference temperature)."""
+        ``record``. ``kT`` overrides the config's temperature (inference temperature).
+
+        The batch is cut into chunks of ``chunk_size`` inputs that run concurrently on
+        ``torch.get_num_threads()`` threads, each with its own generator seeded from
+        ``generator``; the result depends on ``generator`` and ``chunk_size``, not on the
+        thread count."""
         c = self.config
         check_int("trajectories", trajectories, minimum=1)
+        check_int("chunk_size", chunk_size, minimum=1)
         steps = (c if t_final is None else replace(c, t_final=t_final)).steps  # validated there
-        h = self.fields(u).expand(trajectories, -1, -1)
-        x0 = torch.zeros_like(h)
-        result = simulate_langevin(
-            x0,
-            lambda x: self.force(x, h),
-            steps=steps,
-            dt=c.dt,
-            mobility=c.mobility,
-            kT=c.kT if kT is None else kT,
-            record=record,
-            generator=generator,
-        )
-        return result.path if record and result.path is not None else result.final
+        temperature = c.kT if kT is None else check_float("kT", kT, at_least=0.0)
+        h = self.fields(u)
+        pieces = h.split(chunk_size)
+        seeds = torch.randint(2**62, (len(pieces),), generator=generator).tolist()
+
+        grad_mode = torch.is_grad_enabled()  # thread-local: carry the caller's mode to the workers
+
+        def one(piece: Tensor, seed: int) -> Tensor:
+            with torch.set_grad_enabled(grad_mode):
+                return simulate(piece, seed)
+
+        def simulate(piece: Tensor, seed: int) -> Tensor:
+            hp = piece.repeat(trajectories, 1)  # (trajectories · chunk, n): one 2-D matmul
+            result = simulate_langevin(
+                torch.zeros_like(hp),
+                self.force_fn(hp),
+                steps=steps,
+                dt=c.dt,
+                mobility=c.mobility,
+                kT=temperature,
+                record=record,
+                generator=torch.Generator(device=h.device).manual_seed(seed),
+            )
+            out = result.path if record and result.path is not None else result.final
+            return out.unflatten(-2, (trajectories, len(piece)))
+
+        workers = min(len(pieces), torch.get_num_threads())
+        if workers == 1:
+            outs = [one(p, s) for p, s in zip(pieces, seeds, strict=True)]
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                outs = list(pool.map(one, pieces, seeds))
+        return torch.cat(outs, dim=-2)
 
     def forward(
         self, u: Tensor, *, trajectories: int = 1, generator: torch.Generator | None = None

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from thermonn.cli.computer import add_computer, computer
+
 __all__ = ["build_parser", "main"]
 
 
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_bench(sub)
+    add_computer(sub)
     return parser
 
 
@@ -218,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    handlers = {"demo": _demo, "bench": _bench}
+    handlers = {"demo": _demo, "bench": _bench, "computer": computer}
     return handlers[args.command](args)
 
 

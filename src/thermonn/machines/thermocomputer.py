@@ -29,7 +29,8 @@ BLOCKS = ("in-hidden", "in-out", "hidden-hidden", "hidden-out", "out-out")
 @dataclass(frozen=True)
 class MachineConfig:
     """Sizes, physics and clock of the machine; the defaults are the paper's MNIST preset
-    (784 inputs, 64 hidden, 10 outputs, J₂ = J₄ = kT = μ = 1, Δt = 1e-3, t_f = 0.2)."""
+    (784 inputs, 64 hidden, 10 outputs, J₂ = J₄ = kT = μ = 1, Δt = 1e-3, t_f = 0.2).
+    ``n_in = 0`` is a machine without clamped inputs (the generative mode)."""
 
     n_in: int = 784
     n_hidden: int = 64
@@ -44,7 +45,7 @@ class MachineConfig:
 
     def __post_init__(self) -> None:
         for name in ("n_in", "n_hidden", "n_out"):
-            check_int(name, getattr(self, name), minimum=1 if name != "n_hidden" else 0)
+            check_int(name, getattr(self, name), minimum=1 if name == "n_out" else 0)
         check_float("j2", self.j2, at_least=0.0)
         check_float("j4", self.j4, above=0.0)
         check_float("kT", self.kT, above=0.0)
@@ -138,10 +139,12 @@ class ThermoComputer(nn.Module):
         record: bool = False,
         generator: torch.Generator | None = None,
         chunk_size: int = 2500,
+        initial: Tensor | None = None,
     ) -> Tensor:
         """Mobile spins at ``t_final`` (default the config's), shape ``(trajectories, batch,
         n_mobile)``, or the whole path ``(steps + 1, trajectories, batch, n_mobile)`` with
-        ``record``. ``kT`` overrides the config's temperature (inference temperature).
+        ``record``. ``kT`` overrides the config's temperature (inference temperature);
+        ``initial`` ``(batch, n_mobile)`` replaces the start x(0) = 0.
 
         The batch is cut into chunks of ``chunk_size`` inputs that run concurrently on
         ``torch.get_num_threads()`` threads, each with its own generator seeded from
@@ -153,19 +156,25 @@ class ThermoComputer(nn.Module):
         steps = (c if t_final is None else replace(c, t_final=t_final)).steps  # validated there
         temperature = c.kT if kT is None else check_float("kT", kT, at_least=0.0)
         h = self.fields(u)
-        pieces = h.split(chunk_size)
+        if initial is None:
+            initial = torch.zeros_like(h)
+        elif initial.shape != h.shape or not torch.isfinite(initial).all():
+            raise ValueError(
+                f"initial: expected finite values of shape {tuple(h.shape)}, got {tuple(initial.shape)}"
+            )
+        pieces = list(zip(h.split(chunk_size), initial.split(chunk_size), strict=True))
         seeds = torch.randint(2**62, (len(pieces),), generator=generator).tolist()
 
         grad_mode = torch.is_grad_enabled()  # thread-local: carry the caller's mode to the workers
 
-        def one(piece: Tensor, seed: int) -> Tensor:
+        def one(piece: tuple[Tensor, Tensor], seed: int) -> Tensor:
             with torch.set_grad_enabled(grad_mode):
-                return simulate(piece, seed)
+                return simulate(*piece, seed)
 
-        def simulate(piece: Tensor, seed: int) -> Tensor:
+        def simulate(piece: Tensor, start: Tensor, seed: int) -> Tensor:
             hp = piece.repeat(trajectories, 1)  # (trajectories · chunk, n): one 2-D matmul
             result = simulate_langevin(
-                torch.zeros_like(hp),
+                start.repeat(trajectories, 1),
                 self.force_fn(hp),
                 steps=steps,
                 dt=c.dt,

@@ -1,0 +1,1 @@
+"""The thermodynamic computer experiment: data, teacher, trainers, evaluation and energetics."""

@@ -1,0 +1,335 @@
+"""A thermodynamic-computer run folder: train (teacher, machine), eval, report.
+
+Layout of ``RUN/``::
+
+    config.json               dataset, preset, κ, trainer and its settings
+    teacher.safetensors       the teacher MLP
+    machine.safetensors       the trained machine
+    fit_checkpoint.safetensors  Adam's resumable state (Adam trainer only)
+    evaluation.json           every measurement (evaluate_machine)
+    eval_samples.safetensors  heat samples and output-spin paths for the plots
+    summary.json              the machine-readable headline (see summarise)
+    report.md, plots/*.png    written by write_report (thermonn.computer.report)
+
+Every file is written atomically; ``train`` on an existing folder resumes (a finished teacher
+is loaded, Adam continues from its checkpoint) and refuses a different configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from thermonn._validation import check_float, check_int
+from thermonn.computer.checkpoint import load_module, load_tensors, save_tensors
+from thermonn.computer.data import DATASETS, load_machine_data
+from thermonn.computer.energetics import DigitalCost, count_macs, heat_released
+from thermonn.computer.evaluate import Evaluation, evaluate_machine, topk_accuracy
+from thermonn.computer.fit import FitReport, fit_adam, fit_exact
+from thermonn.computer.teacher import build_teacher, teacher_targets, train_teacher
+from thermonn.data.digits import DatasetSplit
+from thermonn.machines import MachineConfig, ThermoComputer
+
+__all__ = ["PAPER", "RunConfig", "evaluate_run", "load_run", "summarise", "train_run"]
+
+PAPER = {
+    "dataset": "MNIST",
+    "teacher_top1": 0.973,
+    "student_top1_m1": 0.917,
+    "student_top1_m10": 0.920,
+    "student_top2": 0.967,
+    "ratio": 0.946,
+    "heat_kT": 1e5,
+    "advantage": 1e7,
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One experiment. ``kappa`` None is the exact guide; ``trainer`` 'exact' or 'adam'."""
+
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    kappa: float | None = 100.0
+    trainer: str = "exact"
+    epochs: int = 10
+    lr: float = 5e-2
+    batch_size: int = 256
+    teacher_epochs: int = 30
+    seed: int = 0
+    limit_train: int | None = None
+    limit_test: int | None = None
+    t_final: float = 0.2
+    blocks: tuple[str, ...] = MachineConfig().blocks
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset: expected one of {list(DATASETS)}, got {self.dataset!r}")
+        if self.trainer not in ("exact", "adam"):
+            raise ValueError(f"trainer: expected 'exact' or 'adam', got {self.trainer!r}")
+        if self.kappa is not None:
+            check_float("kappa", self.kappa, above=0.0)
+        for name in ("epochs", "batch_size", "teacher_epochs"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_float("lr", self.lr, above=0.0)
+        check_float("t_final", self.t_final, above=0.0)
+
+    def machine_config(self, n_in: int) -> MachineConfig:
+        """The paper's preset (64 hidden, 10 outputs, J₂ = J₄ = kT = 1, Δt = 1e-3) for inputs
+        of size ``n_in`` (784 for MNIST-like data: exactly the paper's machine)."""
+        return MachineConfig(n_in=n_in, t_final=self.t_final, blocks=tuple(self.blocks))
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "blocks": list(self.blocks)}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _accuracy(model: torch.nn.Module, split: DatasetSplit) -> float:
+    with torch.no_grad():
+        return topk_accuracy(model(split.x_test), split.y_test, 1)
+
+
+@dataclass
+class Run:
+    """A loaded run folder: its config, data, teacher and machine."""
+
+    folder: Path
+    config: RunConfig
+    data: DatasetSplit
+    teacher: torch.nn.Sequential
+    machine: ThermoComputer
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def train_run(
+    config: RunConfig,
+    folder: str | os.PathLike[str],
+    *,
+    log: Callable[[str], None] = print,
+    teacher_progress: Callable[[int, float], None] | None = None,
+    fit_progress: Callable[[int, float], None] | None = None,
+) -> Run:
+    """Train the teacher (or load it) and fit the machine; writes ``config.json``,
+    ``teacher.safetensors``, ``machine.safetensors`` (+ Adam's checkpoint)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / "config.json").is_file():
+        old = json.loads((folder / "config.json").read_text())
+        if old != config.to_json():
+            diff = {k: (old.get(k), v) for k, v in config.to_json().items() if old.get(k) != v}
+            raise ValueError(
+                f"{folder} holds a run with a different configuration (was, now): {diff}; use a new --out"
+            )
+    _write_json(folder / "config.json", config.to_json())
+    data = load_machine_data(
+        config.dataset,
+        config.data_dir,
+        limit_train=config.limit_train,
+        limit_test=config.limit_test,
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # the teacher's initial weights
+    teacher = build_teacher(data.num_features)
+    path = folder / "teacher.safetensors"
+    if path.is_file():
+        load_module(teacher, load_tensors(path)[0], source=str(path))
+        log(f"teacher loaded from {path}")
+    else:
+        start = time.perf_counter()
+        train_teacher(
+            teacher,
+            data.x_train,
+            data.y_train,
+            epochs=config.teacher_epochs,
+            generator=generator,
+            progress=teacher_progress,
+        )
+        save_tensors(path, teacher.state_dict(), {"seconds": time.perf_counter() - start})
+    teacher.eval()
+    log(f"teacher top-1 {_accuracy(teacher, data):.4f}")
+    machine = ThermoComputer(config.machine_config(data.num_features))
+    targets = teacher_targets(teacher, data.x_train)
+    if config.trainer == "exact":
+        report: FitReport = fit_exact(machine, data.x_train, targets, kappa=config.kappa)
+    else:
+        report = fit_adam(
+            machine,
+            data.x_train,
+            targets,
+            kappa=config.kappa,
+            epochs=config.epochs,
+            lr=config.lr,
+            batch_size=config.batch_size,
+            generator=generator,
+            checkpoint=folder / "fit_checkpoint.safetensors",
+            progress=fit_progress,
+        )
+    save_tensors(folder / "machine.safetensors", machine.state_dict(), {"fit": asdict(report)})
+    log(
+        f"machine fitted ({report.method}): action per step per unit {report.action_per_unit_step:.4f}, {report.seconds:.1f} s"
+    )
+    return Run(folder, config, data, teacher, machine, {"fit": asdict(report)})
+
+
+def load_run(folder: str | os.PathLike[str]) -> Run:
+    """A trained run folder (config, data, teacher and machine), shapes checked.
+
+    Raises:
+        FileNotFoundError: the folder is not a trained run.
+        ValueError: a parameter file does not fit the configuration.
+    """
+    folder = Path(folder)
+    for name in ("config.json", "teacher.safetensors", "machine.safetensors"):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(
+                f"{folder}: no {name}; train first with `thermonn computer train --out {folder}`"
+            )
+    raw = json.loads((folder / "config.json").read_text())
+    config = RunConfig(**{**raw, "blocks": tuple(raw["blocks"])})
+    data = load_machine_data(
+        config.dataset,
+        config.data_dir,
+        limit_train=config.limit_train,
+        limit_test=config.limit_test,
+    )
+    teacher = build_teacher(data.num_features)
+    load_module(
+        teacher,
+        load_tensors(folder / "teacher.safetensors")[0],
+        source=str(folder / "teacher.safetensors"),
+    )
+    machine = ThermoComputer(config.machine_config(data.num_features))
+    tensors, meta = load_tensors(folder / "machine.safetensors")
+    load_module(machine, tensors, source=str(folder / "machine.safetensors"))
+    return Run(folder, config, data, teacher.eval(), machine, meta)
+
+
+def kappa_sweep(
+    run: Run, kappas: Sequence[float | None], *, generator: torch.Generator
+) -> list[dict[str, Any]]:
+    """Refit (exact trainer) at each κ and score: top-1 (M = 1) and heat per classification."""
+    rows = []
+    targets = teacher_targets(run.teacher, run.data.x_train)
+    for kappa in kappas:
+        machine = ThermoComputer(run.machine.config)
+        fit_exact(machine, run.data.x_train, targets, kappa=kappa)
+        with torch.no_grad():
+            x = machine.run(run.data.x_test, generator=generator)[0]
+            heat = heat_released(machine, run.data.x_test, x) / machine.config.kT
+        rows.append(
+            {
+                "kappa": "exact" if kappa is None else kappa,
+                "top1_m1": topk_accuracy(x[:, machine.config.n_hidden :], run.data.y_test, 1),
+                "heat_kT_mean": float(heat.mean()),
+                "heat_kT_std": float(heat.std()),
+            }
+        )
+    return rows
+
+
+def evaluate_run(
+    folder: str | os.PathLike[str],
+    *,
+    trajectories: int = 10,
+    kappas: Sequence[float | None] = (),
+    seed: int = 0,
+    joules_per_mac: float = 1e-12,
+    temperature: float = 300.0,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Score the run folder's machine; writes ``evaluation.json``, ``eval_samples.safetensors``
+    and ``summary.json`` and returns the summary."""
+    start = time.perf_counter()
+    run = load_run(folder)
+    generator = torch.Generator().manual_seed(seed)
+    digital = DigitalCost(count_macs(run.teacher), joules_per_mac, temperature)
+    targets = teacher_targets(run.teacher, run.data.x_test)
+    result: Evaluation = evaluate_machine(
+        run.machine,
+        run.data.x_test,
+        run.data.y_test,
+        targets,
+        kappa=run.config.kappa,
+        digital=digital,
+        trajectories=trajectories,
+        generator=generator,
+        progress=lambda s: log(f"eval: {s}"),
+    )
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        run.machine.run(run.data.x_test[:10000], generator=generator)
+    classify_seconds = time.perf_counter() - t0
+    sweep = kappa_sweep(run, kappas, generator=generator) if kappas else []
+    evaluation = {k: v for k, v in asdict(result).items() if not isinstance(v, torch.Tensor)}
+    evaluation.update(kappa_sweep=sweep, teacher_top1=_accuracy(run.teacher, run.data))
+    folder = Path(folder)
+    _write_json(folder / "evaluation.json", evaluation)
+    save_tensors(
+        folder / "eval_samples.safetensors",
+        {
+            "heat": result.heat_samples,
+            "output_paths": result.output_paths,
+            "labels": result.recorded_labels,
+        },
+    )
+    summary = summarise(
+        run,
+        evaluation,
+        wall=time.perf_counter() - start,
+        classify_seconds=classify_seconds,
+        n_classified=min(10000, len(run.data.x_test)),
+    )
+    _write_json(folder / "summary.json", summary)
+    return summary
+
+
+def summarise(
+    run: Run, ev: dict[str, Any], *, wall: float, classify_seconds: float, n_classified: int
+) -> dict[str, Any]:
+    """The headline numbers of a run (``summary.json``)."""
+    m = ev["trajectories"]
+    acc = ev["accuracy"]
+    teacher = ev["teacher_top1"]
+    return {
+        "dataset": run.config.dataset,
+        "preset": {**asdict(run.machine.config), "blocks": list(run.machine.config.blocks)},
+        "kappa": "exact" if run.config.kappa is None else run.config.kappa,
+        "trainer": run.config.trainer,
+        "teacher_top1": teacher,
+        "student": {
+            "top1_m1": acc["top1_m1"],
+            "top2_m1": acc["top2_m1"],
+            f"top1_m{m}": acc[f"top1_m{m}"],
+            f"top2_m{m}": acc[f"top2_m{m}"],
+        },
+        "ratio_top1_m1": acc["top1_m1"] / teacher,
+        f"ratio_top1_m{m}": acc[f"top1_m{m}"] / teacher,
+        "heat_per_classification_kT": {"mean": ev["heat_kT"]["mean"], "std": ev["heat_kT"]["std"]},
+        "heat_per_classification_joules": ev["heat_kT"]["mean_joules"],
+        "entropy_production_kB": ev["entropy_production"],
+        "digital_cost": ev["digital"],
+        "advantage_ratio": ev["advantage"],
+        "fit": run.meta.get("fit", {}),
+        "seconds_to_classify": {
+            "inputs": n_classified,
+            "trajectory_steps": run.machine.config.steps,
+            "seconds": classify_seconds,
+            "threads": torch.get_num_threads(),
+        },
+        "wall_seconds_eval": wall,
+        "paper": PAPER,
+    }

@@ -35,7 +35,7 @@ class Evaluation:
     confusion: list[list[int]]
     node_deviation: list[float]  # mean |x_i(t_f) − x⁰_i(t_f)| per mobile node
     heat_kT: dict[str, float]  # mean, std, min, max over the test set (M = 1)
-    entropy_production: dict[str, float]  # mean, std of ln P[ω]/P[ω̃] on the recorded subset
+    entropy_production: dict[str, float]  # mean, std, paths: ln P[ω]/P[ω̃] on the recorded subset
     unit_heat_kT: list[float]  # mean per-unit heat on the recorded subset
     digital: dict[str, float | int | str]
     advantage: float
@@ -110,7 +110,7 @@ def evaluate_machine(
             "max": float(heat.max()),
             "mean_joules": mean_heat * digital.kT_joules,
         },
-        entropy_production={"mean": float(ep.mean()), "std": float(ep.std())},
+        entropy_production={"mean": float(ep.mean()), "std": float(ep.std()), "paths": ep.numel()},
         unit_heat_kT=(energetics["unit_heat"].mean((0, 1)) / c.kT).tolist(),
         digital=digital.describe(),
         advantage=digital.advantage(mean_heat),

@@ -172,7 +172,7 @@ def write_report(folder: str | Path) -> Path:
         f"- Heat per classification Q = V(x(0)) − V(x(t_f)): {_fmt(heat['mean'])} ± {_fmt(heat['std'])} kT "
         f"(mean ± std over {len(samples['heat'])} test inputs) = {summary['heat_per_classification_joules']:.3g} J "
         f"at {dig['temperature']} K.",
-        f"- Entropy production ln P[ω]/P[ω̃] on {samples['labels'].numel()} recorded paths: "
+        f"- Entropy production ln P[ω]/P[ω̃] on {ev['entropy_production']['paths']} recorded paths: "
         f"{_fmt(ev['entropy_production']['mean'])} ± {_fmt(ev['entropy_production']['std'])} k_B (→ Q/kT as Δt → 0).",
         f"- Per-unit heat: hidden units {_fmt(sum(ev['unit_heat_kT'][:n_hidden]))} kT, output units "
         f"{_fmt(sum(ev['unit_heat_kT'][n_hidden:]))} kT (Stratonovich, recorded paths).",

@@ -163,7 +163,9 @@ class ThermoComputer(nn.Module):
                 f"initial: expected finite values of shape {tuple(h.shape)}, got {tuple(initial.shape)}"
             )
         pieces = list(zip(h.split(chunk_size), initial.split(chunk_size), strict=True))
-        seeds = torch.randint(2**62, (len(pieces),), generator=generator).tolist()
+        seed_device = generator.device if generator is not None else torch.device("cpu")
+        drawn = torch.randint(2**62, (len(pieces),), generator=generator, device=seed_device)
+        seeds = drawn.tolist()
 
         grad_mode = torch.is_grad_enabled()  # thread-local: carry the caller's mode to the workers
 

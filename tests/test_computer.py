@@ -10,7 +10,13 @@ from thermonn.computer.checkpoint import load_module, load_tensors, save_tensors
 from thermonn.computer.data import equal_norm, load_machine_data
 from thermonn.computer.energetics import BOLTZMANN, DigitalCost, count_macs, heat_released
 from thermonn.computer.experiment import RunConfig
-from thermonn.computer.fit import fit_adam, fit_exact, idealised_paths, mean_action
+from thermonn.computer.fit import (
+    fit_adam,
+    fit_distill,
+    fit_exact,
+    idealised_paths,
+    mean_action,
+)
 from thermonn.computer.generative import generative_machine, sample, train_generative
 from thermonn.computer.teacher import build_teacher, teacher_targets, train_teacher
 from thermonn.data.digits import DatasetSplit
@@ -242,6 +248,8 @@ def test_cli_train_eval_report(tmp_path, capsys):
         "90",
         "--teacher-epochs",
         "20",
+        "--distill-epochs",
+        "1",
         "--trajectories",
         "3",
         "--kappas",
@@ -263,6 +271,8 @@ def test_cli_train_eval_report(tmp_path, capsys):
     ):
         assert key in summary
     assert set(summary["student"]) == {"top1_m1", "top2_m1", "top1_m3", "top2_m3"}
+    assert summary["trainer"] == "exact+distill(1)" and len(summary["distill"]["history"]) == 1
+    assert (out / "machine_action.safetensors").is_file()
     assert summary["student"]["top2_m1"] >= summary["student"]["top1_m1"] > 0.5
     assert summary["advantage_ratio"] == pytest.approx(
         summary["digital_cost"]["digital_energy_kT"] / summary["heat_per_classification_kT"]["mean"]
@@ -291,3 +301,31 @@ def test_cli_train_eval_report(tmp_path, capsys):
     assert "different configuration" in capsys.readouterr().err
     assert main(["computer", "report", str(out)]) == 0
     assert main(["computer", "eval", str(tmp_path / "nothing")]) == 2
+
+
+def test_distillation_through_the_dynamics_moves_the_machine_towards_the_teacher(tmp_path):
+    data = load_machine_data("digits", limit_train=400)
+    torch.manual_seed(0)
+    teacher = build_teacher(64)
+    train_teacher(
+        teacher, data.x_train, data.y_train, epochs=30, generator=torch.Generator().manual_seed(0)
+    )
+    machine = ThermoComputer(MachineConfig(n_in=64))
+    fit_exact(machine, data.x_train, teacher_targets(teacher, data.x_train))
+    with torch.no_grad():
+        probs = teacher(data.x_train).softmax(-1)
+
+    def cross_entropy() -> float:
+        with torch.no_grad():
+            x = machine(data.x_train, trajectories=4, generator=torch.Generator().manual_seed(7))
+        return float(-(probs * x.log_softmax(-1)).sum(-1).mean())
+
+    before = cross_entropy()
+    ckpt = tmp_path / "distill.safetensors"
+    report = fit_distill(machine, data.x_train, probs, epochs=3, batch_size=100, checkpoint=ckpt)
+    assert report.history[-1] < report.history[0]
+    assert cross_entropy() < before
+    # the checkpoint says which trainer wrote it: another trainer refuses it
+    u, targets = data.x_train, teacher_targets(teacher, data.x_train)
+    with pytest.raises(ValueError, match="checkpoint of the 'adam' trainer, got one of 'distill'"):
+        fit_adam(machine, u, targets, epochs=4, checkpoint=ckpt)

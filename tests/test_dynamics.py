@@ -183,3 +183,31 @@ def test_bad_arguments(kwargs, match):
 def test_unit_heats_sum_to_the_potential_drop():
     errors = _errors_against_heat(lambda path, f, dt: unit_heat(path, f).sum(-1), seed=8)
     assert errors[0] > errors[1] > errors[2] and errors[2] < 0.01
+
+
+def test_affine_force_takes_the_fused_path_with_the_same_values_and_gradients():
+    # F(x) = x M + c − 4x³ as an AffineForce (one addmm per step) and as a plain callable
+    # (generic update) must give the same path from the same noise, and the same pathwise
+    # gradient with respect to the parameters (the distillation trainer differentiates it)
+    from thermonn.dynamics import AffineForce
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    matrix = (-(a @ a.T) / 4).requires_grad_()
+    offset = torch.randn(3, 4, generator=g, dtype=torch.float64).requires_grad_()
+    x0 = torch.randn(3, 4, generator=g, dtype=torch.float64)
+
+    def cube(x):
+        return x.pow(3)
+
+    affine = AffineForce(matrix, offset, local=cube, local_scale=-4.0)
+    results = []
+    for force in (affine, lambda x: offset + x @ matrix - 4.0 * x.pow(3)):
+        out = simulate_langevin(
+            x0, force, steps=50, dt=1e-2, kT=0.7, generator=torch.Generator().manual_seed(1)
+        ).final
+        grads = torch.autograd.grad(out.square().sum(), [matrix, offset])
+        results.append((out.detach(), *grads))
+    for fused, plain in zip(*results, strict=True):
+        torch.testing.assert_close(fused, plain, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(affine(x0), offset + x0 @ matrix - 4.0 * x0.pow(3))

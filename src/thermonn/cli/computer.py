@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,13 @@ def add_computer(sub: Any) -> None:
     train.add_argument("--lr", type=float, default=5e-2, help="Adam learning rate")
     train.add_argument("--batch-size", type=int, default=256)
     train.add_argument("--teacher-epochs", type=int, default=30)
+    train.add_argument(
+        "--distill-epochs",
+        type=int,
+        default=0,
+        help="after the action fit, distil the teacher through the dynamics for N epochs",
+    )
+    train.add_argument("--distill-lr", type=float, default=3e-3)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--limit-train", type=int, default=None)
     train.add_argument("--limit-test", type=int, default=None)
@@ -101,30 +109,39 @@ def computer(args: argparse.Namespace) -> int:
                 lr=args.lr,
                 batch_size=args.batch_size,
                 teacher_epochs=args.teacher_epochs,
+                distill_epochs=args.distill_epochs,
+                distill_lr=args.distill_lr,
                 seed=args.seed,
                 limit_train=args.limit_train,
                 limit_test=args.limit_test,
             )
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / "command.txt").write_text("thermonn " + " ".join(args.argv) + "\n")
-            with tqdm(total=config.teacher_epochs, desc="teacher", unit="epoch", disable=args.no_progress) as tbar, \
-                 tqdm(total=config.epochs if config.trainer == "adam" else 0, desc="machine (adam)", unit="epoch", disable=args.no_progress or config.trainer != "adam") as mbar:  # fmt: skip
 
-                def teacher_step(epoch: int, loss: float) -> None:
-                    tbar.update()
-                    tbar.set_postfix(loss=f"{loss:.4f}")
+            def bar(total: int, desc: str, label: str) -> Any:
+                """A tqdm bar and the progress(epoch, loss) callback that drives it."""
+                b = stack.enter_context(
+                    tqdm(
+                        total=total, desc=desc, unit="epoch", disable=args.no_progress or not total
+                    )
+                )
 
-                def fit_step(epoch: int, loss: float) -> None:
-                    mbar.n = epoch
-                    mbar.refresh()
-                    mbar.set_postfix(action=f"{loss:.4f}")
+                def step(epoch: int, loss: float) -> None:
+                    b.n = epoch
+                    b.set_postfix_str(f"{label}={loss:.4f}")
 
+                return step
+
+            with ExitStack() as stack:
                 experiment.train_run(
                     config,
                     args.out,
                     log=tqdm.write,
-                    teacher_progress=teacher_step,
-                    fit_progress=fit_step,
+                    teacher_progress=bar(config.teacher_epochs, "teacher", "loss"),
+                    fit_progress=bar(
+                        config.epochs if config.trainer == "adam" else 0, "machine (adam)", "action"
+                    ),
+                    distill_progress=bar(config.distill_epochs, "distillation", "cross-entropy"),
                 )
             if args.no_eval:
                 return 0

@@ -6,6 +6,8 @@ Layout of ``RUN/``::
     teacher.safetensors       the teacher MLP
     machine.safetensors       the trained machine
     fit_checkpoint.safetensors  Adam's resumable state (Adam trainer only)
+    machine_action.safetensors  the action-fitted machine before distillation (distill_epochs > 0)
+    distill_checkpoint.safetensors  distillation's resumable state
     evaluation.json           every measurement (evaluate_machine)
     eval_samples.safetensors  heat samples and output-spin paths for the plots
     summary.json              the machine-readable headline (see summarise)
@@ -32,7 +34,14 @@ from thermonn.computer.checkpoint import load_module, load_tensors, save_tensors
 from thermonn.computer.data import DATASETS, load_machine_data
 from thermonn.computer.energetics import DigitalCost, count_macs, heat_released
 from thermonn.computer.evaluate import Evaluation, evaluate_machine, topk_accuracy
-from thermonn.computer.fit import FitReport, fit_adam, fit_exact
+from thermonn.computer.fit import (
+    FitReport,
+    fit_adam,
+    fit_distill,
+    fit_exact,
+    idealised_paths,
+    mean_action,
+)
 from thermonn.computer.teacher import build_teacher, teacher_targets, train_teacher
 from thermonn.data.digits import DatasetSplit
 from thermonn.machines import MachineConfig, ThermoComputer
@@ -53,7 +62,8 @@ PAPER = {
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One experiment. ``kappa`` None is the exact guide; ``trainer`` 'exact' or 'adam'."""
+    """One experiment. ``kappa`` None is the exact guide; ``trainer`` 'exact' or 'adam' fits the
+    action; ``distill_epochs`` > 0 then fine-tunes by distillation through the dynamics."""
 
     dataset: str = "fashion-mnist"
     data_dir: str | None = None
@@ -63,6 +73,8 @@ class RunConfig:
     lr: float = 5e-2
     batch_size: int = 256
     teacher_epochs: int = 30
+    distill_epochs: int = 0
+    distill_lr: float = 3e-3
     seed: int = 0
     limit_train: int | None = None
     limit_test: int | None = None
@@ -76,6 +88,8 @@ class RunConfig:
             raise ValueError(f"trainer: expected 'exact' or 'adam', got {self.trainer!r}")
         if self.kappa is not None:
             check_float("kappa", self.kappa, above=0.0)
+        check_int("distill_epochs", self.distill_epochs, minimum=0)
+        check_float("distill_lr", self.distill_lr, above=0.0)
         for name in ("epochs", "batch_size", "teacher_epochs"):
             check_int(name, getattr(self, name), minimum=1)
         check_float("lr", self.lr, above=0.0)
@@ -122,6 +136,7 @@ def train_run(
     log: Callable[[str], None] = print,
     teacher_progress: Callable[[int, float], None] | None = None,
     fit_progress: Callable[[int, float], None] | None = None,
+    distill_progress: Callable[[int, float], None] | None = None,
 ) -> Run:
     """Train the teacher (or load it) and fit the machine; writes ``config.json``,
     ``teacher.safetensors``, ``machine.safetensors`` (+ Adam's checkpoint)."""
@@ -163,8 +178,14 @@ def train_run(
     log(f"teacher top-1 {_accuracy(teacher, data):.4f}")
     machine = ThermoComputer(config.machine_config(data.num_features))
     targets = teacher_targets(teacher, data.x_train)
-    if config.trainer == "exact":
-        report: FitReport = fit_exact(machine, data.x_train, targets, kappa=config.kappa)
+    action_file = folder / "machine_action.safetensors"
+    if config.distill_epochs and action_file.is_file():
+        tensors, meta = load_tensors(action_file)
+        load_module(machine, tensors, source=str(action_file))
+        report = FitReport(**meta["fit"])
+        log(f"action-fitted machine loaded from {action_file}")
+    elif config.trainer == "exact":
+        report = fit_exact(machine, data.x_train, targets, kappa=config.kappa)
     else:
         report = fit_adam(
             machine,
@@ -178,11 +199,33 @@ def train_run(
             checkpoint=folder / "fit_checkpoint.safetensors",
             progress=fit_progress,
         )
-    save_tensors(folder / "machine.safetensors", machine.state_dict(), {"fit": asdict(report)})
     log(
-        f"machine fitted ({report.method}): action per step per unit {report.action_per_unit_step:.4f}, {report.seconds:.1f} s"
+        f"machine fitted ({report.method}): action per step per unit "
+        f"{report.action_per_unit_step:.4f}, {report.seconds:.1f} s"
     )
-    return Run(folder, config, data, teacher, machine, {"fit": asdict(report)})
+    fit = {"fit": asdict(report)}
+    if config.distill_epochs:
+        save_tensors(action_file, machine.state_dict(), fit)
+        with torch.no_grad():
+            probs = teacher(data.x_train).softmax(-1)
+        distill = fit_distill(
+            machine,
+            data.x_train,
+            probs,
+            epochs=config.distill_epochs,
+            lr=config.distill_lr,
+            batch_size=config.batch_size,
+            generator=generator,
+            checkpoint=folder / "distill_checkpoint.safetensors",
+            progress=distill_progress,
+        )
+        distill.action_per_unit_step = mean_action(
+            machine, data.x_train, idealised_paths(targets, machine.config, config.kappa)
+        )
+        fit["distill"] = asdict(distill)
+        log(f"distilled: cross-entropy {distill.history[-1]:.4f}, {distill.seconds:.1f} s")
+    save_tensors(folder / "machine.safetensors", machine.state_dict(), fit)
+    return Run(folder, config, data, teacher, machine, fit)
 
 
 def load_run(folder: str | os.PathLike[str]) -> Run:
@@ -221,7 +264,8 @@ def load_run(folder: str | os.PathLike[str]) -> Run:
 def kappa_sweep(
     run: Run, kappas: Sequence[float | None], *, generator: torch.Generator
 ) -> list[dict[str, Any]]:
-    """Refit (exact trainer) at each κ and score: top-1 (M = 1) and heat per classification."""
+    """Refit (exact action fit, no distillation) at each κ and score: top-1 (M = 1) and heat
+    per classification."""
     rows = []
     targets = teacher_targets(run.teacher, run.data.x_train)
     for kappa in kappas:
@@ -309,7 +353,8 @@ def summarise(
         "dataset": run.config.dataset,
         "preset": {**asdict(run.machine.config), "blocks": list(run.machine.config.blocks)},
         "kappa": "exact" if run.config.kappa is None else run.config.kappa,
-        "trainer": run.config.trainer,
+        "trainer": run.config.trainer
+        + (f"+distill({run.config.distill_epochs})" if run.config.distill_epochs else ""),
         "teacher_top1": teacher,
         "student": {
             "top1_m1": acc["top1_m1"],
@@ -325,6 +370,7 @@ def summarise(
         "digital_cost": ev["digital"],
         "advantage_ratio": ev["advantage"],
         "fit": run.meta.get("fit", {}),
+        "distill": run.meta.get("distill"),
         "seconds_to_classify": {
             "inputs": n_classified,
             "trajectory_steps": run.machine.config.steps,

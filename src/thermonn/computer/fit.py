@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from thermonn._validation import check_float, check_int
 from thermonn.computer.checkpoint import (
@@ -50,6 +50,7 @@ __all__ = [
     "PathSource",
     "drift_targets",
     "fit_adam",
+    "fit_distill",
     "fit_exact",
     "fit_paths",
     "idealised_paths",
@@ -239,6 +240,74 @@ def fit_paths(
     return FitReport("exact", 0, action, time.perf_counter() - start, [action])
 
 
+def _train_epochs(
+    name: str,
+    machine: ThermoComputer,
+    n: int,
+    batch_loss: Callable[[Tensor], Tensor],
+    *,
+    extra: nn.Module | None,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    generator: torch.Generator,
+    checkpoint: str | os.PathLike[str] | None,
+    progress: Callable[[int, float], None] | None,
+) -> list[float]:
+    """The one minibatch Adam loop of the trainers: shuffles ``n`` rows with ``generator``,
+    minimises ``batch_loss(rows)``, and after every epoch writes the machine (and ``extra``),
+    the optimizer, the epoch and the generator state atomically to ``checkpoint``; a call with
+    an existing checkpoint resumes exactly after its last finished epoch."""
+    check_int("epochs", epochs, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
+    modules = {"machine": machine, **({"extra": extra} if extra is not None else {})}
+    params = [p for m in modules.values() for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=check_float("lr", lr, above=0.0))
+    history: list[float] = []
+    first = 0
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.is_file():
+        tensors, meta = load_tensors(ckpt)
+        if meta.get("trainer") != name:
+            raise ValueError(
+                f"{ckpt}: expected a checkpoint of the {name!r} trainer, "
+                f"got one of {meta.get('trainer')!r}"
+            )
+        for key, module in modules.items():
+            load_module(module, tensors, source=str(ckpt), prefix=f"{key}.")
+        optimizer_from_tensors(opt, tensors, meta["param_groups"])
+        generator.set_state(tensors["generator"])
+        first, history = int(meta["epoch"]), list(meta["history"])
+    for epoch in range(first, epochs):
+        order = torch.randperm(n, generator=generator)
+        total = 0.0
+        for k in range(0, n, batch_size):
+            rows = order[k : k + batch_size]
+            loss = batch_loss(rows)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(rows)
+        history.append(total / n)
+        if not math.isfinite(history[-1]):
+            raise FloatingPointError(
+                f"{name}: the loss diverged at epoch {epoch + 1} (lr {lr} too large?)"
+            )
+        if ckpt is not None:
+            opt_t, groups = optimizer_tensors(opt)
+            state = {
+                f"{key}.{k}": v for key, m in modules.items() for k, v in m.state_dict().items()
+            }
+            save_tensors(
+                ckpt,
+                {**state, **opt_t, "generator": generator.get_state()},
+                {"trainer": name, "epoch": epoch + 1, "history": history, "param_groups": groups},
+            )
+        if progress is not None:
+            progress(epoch + 1, history[-1])
+    return history
+
+
 def fit_adam(
     machine: ThermoComputer,
     u: Tensor,
@@ -259,55 +328,71 @@ def fit_adam(
     written atomically after every epoch; calling again with the same file resumes exactly
     where the last finished epoch left off. ``progress(epoch, loss)`` after each epoch."""
     _check(machine, u, targets)
-    check_int("epochs", epochs, minimum=1)
-    check_int("batch_size", batch_size, minimum=1)
     c = machine.config
-    generator = generator or torch.Generator().manual_seed(0)
-    opt = torch.optim.Adam(machine.parameters(), lr=check_float("lr", lr, above=0.0))
-    history: list[float] = []
-    first, start = 0, time.perf_counter()
-    ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is not None and ckpt.is_file():
-        tensors, meta = load_tensors(ckpt)
-        load_module(machine, tensors, source=str(ckpt), prefix="machine.")
-        optimizer_from_tensors(opt, tensors, meta["param_groups"])
-        generator.set_state(tensors["generator"])
-        first, history = int(meta["epoch"]), list(meta["history"])
+    start = time.perf_counter()
     scale = c.steps * c.n_mobile
-    for epoch in range(first, epochs):
-        order = torch.randperm(len(u), generator=generator)
-        total = 0.0
-        for k in range(0, len(u), batch_size):
-            idx = order[k : k + batch_size]
-            path = idealised_trajectory(targets[idx], c, kappa=kappa)
-            force = machine.force_fn(machine.fields(u[idx]))
-            loss = (
-                onsager_machlup_action(path, force, dt=c.dt, mobility=c.mobility, kT=c.kT).mean()
-                / scale
-            )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        history.append(total / len(u))
-        if not math.isfinite(history[-1]):
-            raise FloatingPointError(
-                f"fit_adam: the action diverged at epoch {epoch + 1} (lr {lr} too large?)"
-            )
-        if ckpt is not None:
-            opt_t, groups = optimizer_tensors(opt)
-            state = {f"machine.{k}": v for k, v in machine.state_dict().items()}
-            save_tensors(
-                ckpt,
-                {**state, **opt_t, "generator": generator.get_state()},
-                {"epoch": epoch + 1, "history": history, "param_groups": groups},
-            )
-        if progress is not None:
-            progress(epoch + 1, history[-1])
-    return FitReport(
-        "adam",
-        epochs,
-        mean_action(machine, u, idealised_paths(targets, c, kappa)),
-        time.perf_counter() - start,
-        history,
-    )
+
+    def batch_loss(rows: Tensor) -> Tensor:
+        path = idealised_trajectory(targets[rows], c, kappa=kappa)
+        force = machine.force_fn(machine.fields(u[rows]))
+        action = onsager_machlup_action(path, force, dt=c.dt, mobility=c.mobility, kT=c.kT)
+        return action.mean() / scale
+
+    history = _train_epochs(
+        "adam", machine, len(u), batch_loss, extra=None, epochs=epochs, lr=lr,
+        batch_size=batch_size, generator=generator or torch.Generator().manual_seed(0),
+        checkpoint=checkpoint, progress=progress,
+    )  # fmt: skip
+    action = mean_action(machine, u, idealised_paths(targets, c, kappa))
+    return FitReport("adam", epochs, action, time.perf_counter() - start, history)
+
+
+class _ReadoutScale(nn.Module):
+    """The inverse temperature a of the distillation readout softmax(a · x_out); argmax, and
+    so the machine's prediction, does not depend on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(1.0))
+
+
+def fit_distill(
+    machine: ThermoComputer,
+    u: Tensor,
+    teacher_probs: Tensor,
+    *,
+    epochs: int = 5,
+    lr: float = 3e-3,
+    batch_size: int = 256,
+    generator: torch.Generator | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    progress: Callable[[int, float], None] | None = None,
+) -> FitReport:
+    """Distillation through the dynamics (an extension of the paper): Adam on the
+    cross-entropy H(p_teacher, softmax(a · x_out(t_f))) of one noisy trajectory per input at the
+    machine's kT, differentiating through all Euler–Maruyama steps (the noise is a fixed
+    draw per step, so the gradient is the pathwise one). Start it from an action fit: the
+    action fit gives the machine the teacher's internal representation, distillation then
+    corrects what the readout at t_f gets wrong. Checkpoints and resumption as in
+    :func:`fit_adam`; the loss reported is the cross-entropy in nats."""
+    c = machine.config
+    if u.dim() != 2 or u.shape[1] != c.n_in:
+        raise ValueError(f"inputs: expected shape (n, {c.n_in}), got {tuple(u.shape)}")
+    if teacher_probs.shape != (len(u), c.n_out):
+        raise ValueError(
+            f"teacher_probs: expected shape ({len(u)}, {c.n_out}), got {tuple(teacher_probs.shape)}"
+        )
+    start = time.perf_counter()
+    readout = _ReadoutScale()
+    generator = generator or torch.Generator().manual_seed(0)
+
+    def batch_loss(rows: Tensor) -> Tensor:
+        x = machine.run(u[rows], generator=generator)[0][:, c.n_hidden :]
+        logp = (readout.scale * x).log_softmax(-1)
+        return -(teacher_probs[rows] * logp).sum(-1).mean()
+
+    history = _train_epochs(
+        "distill", machine, len(u), batch_loss, extra=readout, epochs=epochs, lr=lr,
+        batch_size=batch_size, generator=generator, checkpoint=checkpoint, progress=progress,
+    )  # fmt: skip
+    return FitReport("distill", epochs, float("nan"), time.perf_counter() - start, history)

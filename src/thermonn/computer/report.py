@@ -212,6 +212,15 @@ def write_report(folder: str | Path) -> Path:
         f"{sum(dev[:n_hidden]) / max(1, n_hidden):.3f}, output {sum(dev[n_hidden:]) / max(1, len(dev) - n_hidden):.3f}.",
         f"- Fit: {summary['fit'].get('method')} — action per step per unit "
         f"{summary['fit'].get('action_per_unit_step', float('nan')):.4f}, {summary['fit'].get('seconds', float('nan')):.1f} s.",
+    ]
+    distill = summary.get("distill")
+    if distill:
+        lines.append(
+            f"- Distillation through the dynamics: {distill['epochs']} epochs, cross-entropy to the "
+            f"teacher {distill['history'][0]:.4f} → {distill['history'][-1]:.4f} nats, action per "
+            f"step per unit afterwards {distill['action_per_unit_step']:.4f}, {distill['seconds']:.1f} s."
+        )
+    lines += [
         f"- Classifying {speed['inputs']:,} inputs ({speed['trajectory_steps']} steps, one trajectory each) took "
         f"{speed['seconds']:.2f} s on {speed['threads']} threads.",
         "",

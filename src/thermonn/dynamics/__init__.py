@@ -6,9 +6,15 @@ from thermonn.dynamics.action import (
     quartic_action_grad,
     unit_heat,
 )
-from thermonn.dynamics.langevin import LangevinResult, langevin_step, simulate_langevin
+from thermonn.dynamics.langevin import (
+    AffineForce,
+    LangevinResult,
+    langevin_step,
+    simulate_langevin,
+)
 
 __all__ = [
+    "AffineForce",
     "LangevinResult",
     "langevin_step",
     "log_path_ratio",

@@ -18,9 +18,30 @@ from torch import Tensor
 
 from thermonn._validation import check_float, check_int
 
-__all__ = ["LangevinResult", "langevin_step", "simulate_langevin"]
+__all__ = ["AffineForce", "LangevinResult", "langevin_step", "simulate_langevin"]
 
-Force = Callable[[Tensor], Tensor]
+
+@dataclass(frozen=True)
+class AffineForce:
+    """A force of the form F(x) = x M + c + s·φ(x): quadratic couplings (``matrix`` M, shape
+    ``(n, n)``), fields (``offset`` c, broadcastable to x) and an optional element-wise term
+    (``local`` φ with scale s), e.g. the quartic machine's −4J₄x³.
+
+    Callable like any force; :func:`simulate_langevin` recognises it and folds x, the drift and
+    the noise into one ``addmm`` per step: x_{k+1} = (μΔt c + σξ) + x (I + μΔt M) + μΔt s φ(x).
+    """
+
+    matrix: Tensor
+    offset: Tensor
+    local: Callable[[Tensor], Tensor] | None = None
+    local_scale: float = 1.0
+
+    def __call__(self, x: Tensor) -> Tensor:
+        force = self.offset + x @ self.matrix
+        return force if self.local is None else force + self.local_scale * self.local(x)
+
+
+Force = Callable[[Tensor], Tensor] | AffineForce
 
 
 def langevin_step(
@@ -78,12 +99,30 @@ def simulate_langevin(
         raise ValueError("x0: expected finite values, got NaN or inf")
     mask = None if mobile is None else mobile.to(x0.dtype)
     drift, scale = mobility * dt, math.sqrt(2.0 * mobility * kT * dt)
+    affine = (
+        force_fn
+        if isinstance(force_fn, AffineForce) and mask is None and x0.dim() == 2
+        else None
+    )
+    if affine is not None:
+        eye = torch.eye(x0.shape[-1], dtype=x0.dtype, device=x0.device)
+        propagator = eye + drift * affine.matrix  # x_k ↦ x_k + μΔt x_k M in the matmul
+        shift = (drift * affine.offset).expand_as(x0)
     x = x0
     path = [x0] if record else None
     noise = torch.empty_like(x0)  # refilled every step (the update never keeps a reference)
     for _ in range(steps):
-        # x + μΔt F + √(2μkTΔt) ξ, the update of langevin_step in two fused passes
-        if mask is None:
+        if affine is not None:
+            # (μΔt c + σξ) + x (I + μΔt M) + μΔt s φ(x): one addmm, no separate force tensor
+            base = (
+                noise.normal_(0.0, scale, generator=generator).add_(shift) if scale > 0 else shift
+            )
+            new = torch.addmm(base, x, propagator)
+            if affine.local is not None:
+                new.add_(affine.local(x), alpha=drift * affine.local_scale)
+            x = new
+        elif mask is None:
+            # x + μΔt F + √(2μkTΔt) ξ, the update of langevin_step in two fused passes
             x = torch.add(x, force_fn(x), alpha=drift)
             if scale > 0.0:
                 x.add_(noise.normal_(0.0, scale, generator=generator))

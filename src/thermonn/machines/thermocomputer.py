@@ -11,7 +11,6 @@ package's one Langevin engine (:mod:`thermonn.dynamics`); only the potential liv
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -19,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from thermonn._validation import check_float, check_int
-from thermonn.dynamics import simulate_langevin
+from thermonn.dynamics import AffineForce, simulate_langevin
 
 __all__ = ["BLOCKS", "MachineConfig", "ThermoComputer", "idealised_trajectory"]
 
@@ -64,6 +63,10 @@ class MachineConfig:
     def steps(self) -> int:
         """Integration steps to the readout time, round(t_f / Δt)."""
         return max(1, round(self.t_final / self.dt))
+
+
+def _cube(x: Tensor) -> Tensor:
+    return x.pow(3)
 
 
 class ThermoComputer(nn.Module):
@@ -111,23 +114,17 @@ class ThermoComputer(nn.Module):
         """−∂V/∂x on the mobile spins: −(b + h) − x (J + 2J₂ I) − 4J₄ x³."""
         return self.force_fn(h)(x)
 
-    def force_fn(self, h: Tensor) -> Callable[[Tensor], Tensor]:
-        """x ↦ −∂V/∂x for fixed input fields ``h``, with −(b + h) and J + 2J₂I formed once
-        (2-D batches take one fused ``addmm`` per call)."""
+    def force_fn(self, h: Tensor) -> AffineForce:
+        """x ↦ −∂V/∂x for fixed input fields ``h``: x (−J − 2J₂I) − (b + h) − 4J₄ x³, as an
+        :class:`~thermonn.dynamics.AffineForce` (the engine folds it into one matmul per step)."""
         c = self.config
         eye = torch.eye(c.n_mobile, dtype=h.dtype, device=h.device)
-        neg_stiffness = -(self.coupling() + 2 * c.j2 * eye)
-        neg_field = -(self.bias + h)
-
-        def force(x: Tensor) -> Tensor:
-            linear = (
-                torch.addmm(neg_field, x, neg_stiffness)
-                if x.dim() == 2 and neg_field.shape == x.shape
-                else neg_field + x @ neg_stiffness
-            )
-            return linear.sub_(x.pow(3), alpha=4 * c.j4)
-
-        return force
+        return AffineForce(
+            matrix=-(self.coupling() + 2 * c.j2 * eye),
+            offset=-(self.bias + h),
+            local=_cube,
+            local_scale=-4 * c.j4,
+        )
 
     def run(
         self,
@@ -173,6 +170,12 @@ class ThermoComputer(nn.Module):
             with torch.set_grad_enabled(grad_mode):
                 return simulate(*piece, seed)
 
+        def one_in_worker(piece: tuple[Tensor, Tensor], seed: int) -> Tensor:
+            # each worker thread is one core: no nested intra-op threads (OpenMP's thread
+            # count is per thread, so the caller's setting is untouched)
+            torch.set_num_threads(1)
+            return one(piece, seed)
+
         def simulate(piece: Tensor, start: Tensor, seed: int) -> Tensor:
             hp = piece.repeat(trajectories, 1)  # (trajectories · chunk, n): one 2-D matmul
             result = simulate_langevin(
@@ -193,7 +196,7 @@ class ThermoComputer(nn.Module):
             outs = [one(p, s) for p, s in zip(pieces, seeds, strict=True)]
         else:
             with ThreadPoolExecutor(workers) as pool:
-                outs = list(pool.map(one, pieces, seeds))
+                outs = list(pool.map(one_in_worker, pieces, seeds))
         return torch.cat(outs, dim=-2)
 
     def forward(

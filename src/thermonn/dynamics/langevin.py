@@ -100,9 +100,7 @@ def simulate_langevin(
     mask = None if mobile is None else mobile.to(x0.dtype)
     drift, scale = mobility * dt, math.sqrt(2.0 * mobility * kT * dt)
     affine = (
-        force_fn
-        if isinstance(force_fn, AffineForce) and mask is None and x0.dim() == 2
-        else None
+        force_fn if isinstance(force_fn, AffineForce) and mask is None and x0.dim() == 2 else None
     )
     if affine is not None:
         eye = torch.eye(x0.shape[-1], dtype=x0.dtype, device=x0.device)

@@ -1,5 +1,8 @@
 """Oracles and builders shared by the tests."""
 
+import gzip
+
+import numpy as np
 import torch
 
 import thermonn
@@ -46,3 +49,27 @@ ALL_ENTROPIES = sorted(ENTROPIES)
 PRIMAL_ENTROPIES = [
     n for n in ALL_ENTROPIES if thermonn.functional.resolve_entropy(n).coordinate == "primal"
 ]
+
+
+def idx_bytes(a: np.ndarray) -> bytes:
+    """An IDX file (unsigned bytes) holding ``a``."""
+    header = bytes([0, 0, 0x08, a.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in a.shape)
+    return header + a.astype(np.uint8).tobytes()
+
+
+def write_idx_dir(path, n_train=6, n_test=4, gz=True):
+    """A tiny MNIST-like IDX directory of random images; returns the arrays written."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test),
+    }
+    for name, a in arrays.items():
+        data = idx_bytes(a)
+        if gz:
+            (path / f"{name}.gz").write_bytes(gzip.compress(data))
+        else:
+            (path / name).write_bytes(data)
+    return arrays

@@ -1,12 +1,12 @@
 """Offline loaders of the benchmark: IDX format, scikit-learn/synthetic splits, text corpus."""
 
-import gzip
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from helpers import idx_bytes, write_idx_dir
 from thermonn.data.idx import FASHION_MNIST_DIR, load_idx_split, read_idx
 from thermonn.data.tabular import (
     load_char_corpus,
@@ -16,31 +16,9 @@ from thermonn.data.tabular import (
 )
 
 
-def _idx_bytes(a: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, a.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in a.shape)
-    return header + a.astype(np.uint8).tobytes()
-
-
-def _write_idx_dir(path, n_train=6, n_test=4, gz=True):
-    rng = np.random.default_rng(0)
-    arrays = {
-        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
-        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
-        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
-        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test),
-    }
-    for name, a in arrays.items():
-        data = _idx_bytes(a)
-        if gz:
-            (path / f"{name}.gz").write_bytes(gzip.compress(data))
-        else:
-            (path / name).write_bytes(data)
-    return arrays
-
-
 @pytest.mark.parametrize("gz", [True, False])
 def test_idx_roundtrip_and_split(tmp_path, gz):
-    arrays = _write_idx_dir(tmp_path, gz=gz)
+    arrays = write_idx_dir(tmp_path, gz=gz)
     suffix = ".gz" if gz else ""
     got = read_idx(tmp_path / f"train-images-idx3-ubyte{suffix}")
     np.testing.assert_array_equal(got, arrays["train-images-idx3-ubyte"])
@@ -59,7 +37,7 @@ def test_idx_bad_files(tmp_path):
     (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04")
     with pytest.raises(ValueError, match="not an IDX file"):
         read_idx(tmp_path / "bad")
-    (tmp_path / "short").write_bytes(_idx_bytes(np.zeros((2, 3)))[:-1])
+    (tmp_path / "short").write_bytes(idx_bytes(np.zeros((2, 3)))[:-1])
     with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
         read_idx(tmp_path / "short")
 

@@ -2,9 +2,11 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
+from helpers import write_idx_dir
 from thermonn.cli.main import main
 from thermonn.computer.checkpoint import load_module, load_tensors, save_tensors
 from thermonn.computer.data import equal_norm, load_machine_data
@@ -202,6 +204,20 @@ def test_equal_norm_preprocessing():
     assert norm == pytest.approx(float(split.x_train.norm(dim=1).max()))
     torch.testing.assert_close(out.x_train.norm(dim=1), torch.full((20,), norm))
     torch.testing.assert_close(out.x_test.norm(dim=1), torch.full((5,), norm))
+
+
+def test_a_users_mnist_idx_directory_goes_through_the_paper_preprocessing(tmp_path):
+    arrays = write_idx_dir(tmp_path)
+    split = load_machine_data("mnist", tmp_path)
+    train = arrays["train-images-idx3-ubyte"].reshape(6, -1) / 255.0
+    test = arrays["t10k-images-idx3-ubyte"].reshape(4, -1) / 255.0
+    mean, std = train.mean(), train.std()
+    norm = np.linalg.norm((train - mean) / std, axis=1).max()
+    for got, raw in ((split.x_train, train), (split.x_test, test)):
+        z = (raw - mean) / std
+        want = z * (norm / np.linalg.norm(z, axis=1, keepdims=True))
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-4)
+    assert split.y_test.tolist() == arrays["t10k-labels-idx1-ubyte"].tolist()
 
 
 def test_tiny_end_to_end_train_beats_chance_by_far():

@@ -220,15 +220,20 @@ def test_a_users_mnist_idx_directory_goes_through_the_paper_preprocessing(tmp_pa
     assert split.y_test.tolist() == arrays["t10k-labels-idx1-ubyte"].tolist()
 
 
-def test_tiny_end_to_end_train_beats_chance_by_far():
-    data = load_machine_data("digits", limit_train=600)
+def _digits_student(limit_train: int, teacher_epochs: int):
+    """A digits teacher and its exactly fitted 64-input machine."""
+    data = load_machine_data("digits", limit_train=limit_train)
     torch.manual_seed(0)
     teacher = build_teacher(64)
-    train_teacher(
-        teacher, data.x_train, data.y_train, epochs=40, generator=torch.Generator().manual_seed(0)
-    )
+    g = torch.Generator().manual_seed(0)
+    train_teacher(teacher, data.x_train, data.y_train, epochs=teacher_epochs, generator=g)
     machine = ThermoComputer(MachineConfig(n_in=64))
     fit_exact(machine, data.x_train, teacher_targets(teacher, data.x_train))
+    return data, teacher, machine
+
+
+def test_tiny_end_to_end_train_beats_chance_by_far():
+    data, _, machine = _digits_student(600, 40)
     with torch.no_grad():
         scores = machine(data.x_test, generator=torch.Generator().manual_seed(0))
     accuracy = float((scores.argmax(-1) == data.y_test).float().mean())
@@ -320,14 +325,7 @@ def test_cli_train_eval_report(tmp_path, capsys):
 
 
 def test_distillation_through_the_dynamics_moves_the_machine_towards_the_teacher(tmp_path):
-    data = load_machine_data("digits", limit_train=400)
-    torch.manual_seed(0)
-    teacher = build_teacher(64)
-    train_teacher(
-        teacher, data.x_train, data.y_train, epochs=30, generator=torch.Generator().manual_seed(0)
-    )
-    machine = ThermoComputer(MachineConfig(n_in=64))
-    fit_exact(machine, data.x_train, teacher_targets(teacher, data.x_train))
+    data, teacher, machine = _digits_student(400, 30)
     with torch.no_grad():
         probs = teacher(data.x_train).softmax(-1)
 
@@ -345,3 +343,19 @@ def test_distillation_through_the_dynamics_moves_the_machine_towards_the_teacher
     u, targets = data.x_train, teacher_targets(teacher, data.x_train)
     with pytest.raises(ValueError, match="checkpoint of the 'adam' trainer, got one of 'distill'"):
         fit_adam(machine, u, targets, epochs=4, checkpoint=ckpt)
+
+
+def test_a_run_interrupted_before_distillation_finishes_resumes_to_the_same_machine(tmp_path):
+    from thermonn.computer.experiment import RunConfig, train_run
+
+    config = RunConfig(
+        dataset="digits", teacher_epochs=3, distill_epochs=2, limit_train=200, limit_test=50
+    )
+    first = train_run(config, tmp_path, log=lambda _: None)
+    straight = {k: v.clone() for k, v in first.machine.state_dict().items()}
+    # crash after the action fit: the distillation never wrote anything
+    (tmp_path / "machine.safetensors").unlink()
+    (tmp_path / "distill_checkpoint.safetensors").unlink()
+    again = train_run(config, tmp_path, log=lambda _: None)
+    for name, value in again.machine.state_dict().items():
+        torch.testing.assert_close(value, straight[name], rtol=0, atol=0)

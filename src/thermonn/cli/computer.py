@@ -88,6 +88,7 @@ def computer(args: argparse.Namespace) -> int:
             from thermonn.computer.generative import generate_run
 
             result = generate_run(args.out, samples=args.samples, seed=args.seed)
+            (args.out / "command.txt").write_text("thermonn " + " ".join(args.argv) + "\n")
             conf = result["classifier_confidence"]
             print(
                 f"heat per sample {result['heat_per_sample_kT']['mean']:.4g} ± {result['heat_per_sample_kT']['std']:.3g} kT | "

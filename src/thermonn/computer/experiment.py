@@ -156,7 +156,12 @@ def train_run(
         limit_train=config.limit_train,
         limit_test=config.limit_test,
     )
-    generator = torch.Generator().manual_seed(config.seed)
+
+    def stage_generator(stage: int) -> torch.Generator:
+        # one stream per stage (teacher, Adam, distillation): a stage that starts after a
+        # resumed or loaded earlier stage sees the same noise as in an uninterrupted run
+        return torch.Generator().manual_seed(config.seed * 1000 + stage)
+
     torch.manual_seed(config.seed)  # the teacher's initial weights
     teacher = build_teacher(data.num_features)
     path = folder / "teacher.safetensors"
@@ -170,7 +175,7 @@ def train_run(
             data.x_train,
             data.y_train,
             epochs=config.teacher_epochs,
-            generator=generator,
+            generator=stage_generator(0),
             progress=teacher_progress,
         )
         save_tensors(path, teacher.state_dict(), {"seconds": time.perf_counter() - start})
@@ -195,7 +200,7 @@ def train_run(
             epochs=config.epochs,
             lr=config.lr,
             batch_size=config.batch_size,
-            generator=generator,
+            generator=stage_generator(1),
             checkpoint=folder / "fit_checkpoint.safetensors",
             progress=fit_progress,
         )
@@ -215,7 +220,7 @@ def train_run(
             epochs=config.distill_epochs,
             lr=config.distill_lr,
             batch_size=config.batch_size,
-            generator=generator,
+            generator=stage_generator(2),
             checkpoint=folder / "distill_checkpoint.safetensors",
             progress=distill_progress,
         )

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from thermonn._io import atomic_write_text
 from thermonn._validation import check_float, check_int
 from thermonn.bench.backbones import VARIANTS, build_backbone
 from thermonn.bench.families import FAMILIES, REFERENCE, get_family
@@ -304,17 +305,8 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
                 raise ValueError(
                     f"{path}: line {i + 1} is not JSON (only a torn last line is repaired)"
                 ) from None
-            _atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
+            atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
     return rows
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _append(path: Path, row: dict[str, Any]) -> None:
@@ -370,7 +362,7 @@ def run_sweep(
             matches[c.plan_key] = m.as_dict()
             if on_plan is not None:
                 on_plan(c, m)
-    _atomic_write(match_path, json.dumps(matches, indent=1, sort_keys=True))
+    atomic_write_text(match_path, json.dumps(matches, indent=1, sort_keys=True))
     skipped = sorted({c.plan_key for c in cells if strict and not matches[c.plan_key]["matched"]})
     todo = [c for c in cells if c.key not in done and c.plan_key not in skipped]
     machine_path = out_dir / "machine.json"
@@ -382,7 +374,7 @@ def run_sweep(
                     f"{out_dir} holds runs made with {name}={before.get(name)!r}; this sweep uses "
                     f"{name}={getattr(options, name)!r}. Use another output folder."
                 )
-    _atomic_write(machine_path, json.dumps(_machine(options, jobs), indent=1))
+    atomic_write_text(machine_path, json.dumps(_machine(options, jobs), indent=1))
     if jobs > 1 and len(todo) > 1:
         import multiprocessing as mp
 

@@ -8,6 +8,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from thermonn._io import write_command
+
 __all__ = ["add_computer", "computer"]
 
 
@@ -88,7 +90,7 @@ def computer(args: argparse.Namespace) -> int:
             from thermonn.computer.generative import generate_run
 
             result = generate_run(args.out, samples=args.samples, seed=args.seed)
-            (args.out / "command.txt").write_text("thermonn " + " ".join(args.argv) + "\n")
+            write_command(args.out, args.argv)
             conf = result["classifier_confidence"]
             print(
                 f"heat per sample {result['heat_per_sample_kT']['mean']:.4g} ± {result['heat_per_sample_kT']['std']:.3g} kT | "
@@ -117,7 +119,7 @@ def computer(args: argparse.Namespace) -> int:
                 limit_test=args.limit_test,
             )
             args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "command.txt").write_text("thermonn " + " ".join(args.argv) + "\n")
+            write_command(args.out, args.argv)
 
             def bar(total: int, desc: str, label: str) -> Any:
                 """A tqdm bar and the progress(epoch, loss) callback that drives it."""

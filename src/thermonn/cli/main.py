@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from thermonn._io import write_command
 from thermonn.cli.computer import add_computer, computer
 
 __all__ = ["build_parser", "main"]
@@ -140,7 +141,7 @@ def _bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "command.txt").write_text("thermonn " + " ".join(args.argv) + "\n")
+    write_command(out, args.argv)
 
     def on_plan(cell: bench.Cell, match: bench.Match) -> None:
         if not match.matched:

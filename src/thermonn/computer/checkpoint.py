@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from thermonn._io import commit_file
+
 __all__ = [
     "load_module",
     "load_tensors",
@@ -35,10 +37,7 @@ def save_tensors(
     tmp = path.with_name(path.name + ".tmp")
     flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     save_file(flat, str(tmp), metadata={"meta": json.dumps(meta or {})})
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return commit_file(tmp, path)
 
 
 def load_tensors(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], dict[str, Any]]:

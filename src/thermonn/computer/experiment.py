@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from thermonn._io import atomic_write_json
 from thermonn._validation import check_float, check_int
 from thermonn.computer.checkpoint import load_module, load_tensors, save_tensors
 from thermonn.computer.data import DATASETS, load_machine_data
@@ -104,14 +105,6 @@ class RunConfig:
         return {**asdict(self), "blocks": list(self.blocks)}
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _accuracy(model: torch.nn.Module, split: DatasetSplit) -> float:
     with torch.no_grad():
         return topk_accuracy(model(split.x_test), split.y_test, 1)
@@ -149,7 +142,7 @@ def train_run(
             raise ValueError(
                 f"{folder} holds a run with a different configuration (was, now): {diff}; use a new --out"
             )
-    _write_json(folder / "config.json", config.to_json())
+    atomic_write_json(folder / "config.json", config.to_json())
     data = load_machine_data(
         config.dataset,
         config.data_dir,
@@ -326,7 +319,7 @@ def evaluate_run(
     evaluation = {k: v for k, v in asdict(result).items() if not isinstance(v, torch.Tensor)}
     evaluation.update(kappa_sweep=sweep, teacher_top1=_accuracy(run.teacher, run.data))
     folder = Path(folder)
-    _write_json(folder / "evaluation.json", evaluation)
+    atomic_write_json(folder / "evaluation.json", evaluation)
     save_tensors(
         folder / "eval_samples.safetensors",
         {
@@ -343,7 +336,7 @@ def evaluate_run(
         classify_seconds=classify_seconds,
         n_classified=min(10000, len(run.data.x_test)),
     )
-    _write_json(folder / "summary.json", summary)
+    atomic_write_json(folder / "summary.json", summary)
     return summary
 
 

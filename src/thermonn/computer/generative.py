@@ -16,7 +16,6 @@ samples (−pattern) come out as well as the patterns themselves.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from thermonn._io import atomic_write_json
 from thermonn._validation import check_int
 from thermonn.computer.energetics import heat_released
 from thermonn.computer.fit import FitReport, fit_paths
@@ -186,7 +186,7 @@ def generate_run(
         },
         "predicted_class_counts": counts.tolist(),
     }
-    (folder / "generative.json").write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_json(folder / "generative.json", result)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from thermonn._io import atomic_write_text
 from thermonn.computer.checkpoint import load_tensors
 from thermonn.computer.experiment import PAPER
 
@@ -228,6 +229,4 @@ def write_report(folder: str | Path) -> Path:
         "",
     ]
     lines += [f"![{p}](plots/{p})" for p in plots]
-    path = folder / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return atomic_write_text(folder / "report.md", "\n".join(lines) + "\n")

@@ -184,9 +184,11 @@ def test_cli_bad_input_is_a_clear_error(tmp_path, capsys):
     assert (
         main(["bench", "run", "--tasks", "digits", "--models", "nope", "--out", str(tmp_path)]) == 2
     )
+    assert "argument --models: invalid choice: 'nope'" in capsys.readouterr().err
+    assert main(["bench", "run", "--tasks", "charlm", "--models", "kan", "--out", str(tmp_path)]) == 2
     assert "valid models" in capsys.readouterr().err
     assert main(["bench", "run", "--suite", "nope", "--out", str(tmp_path)]) == 2
-    assert "valid suites" in capsys.readouterr().err
+    assert "argument --suite: invalid choice" in capsys.readouterr().err
     assert main(["bench", "list"]) == 0
     assert "fashion_mnist_cnn" in capsys.readouterr().out
 
@@ -198,6 +200,8 @@ def test_run_options_validate():
         RunOptions(max_train=0)
     with pytest.raises(ValueError, match="torch device"):
         RunOptions(device="gpu-please")
+    with pytest.raises(ValueError, match="expected cpu, cuda, cuda:N or mps, got 'meta'"):
+        RunOptions(device="meta")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             RunOptions(device="cuda")

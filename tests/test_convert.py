@@ -1,8 +1,11 @@
 """convert(): swaps exactly what it reports, keeps weights, and the converted model trains."""
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 import thermonn
 
@@ -81,7 +84,10 @@ def test_user_rule_and_bad_rules():
         thermonn.convert(model, rules={Block: "fc1"})
     with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
         thermonn.convert("model")
-    assert len(thermonn.convert(nn.Linear(3, 3))[1]) == 0
+    with pytest.warns(UserWarning, match="no hidden feed-forward site"):
+        assert len(thermonn.convert(nn.Linear(3, 3))[1]) == 0
+    with pytest.raises(ValueError, match="no hidden feed-forward site"):
+        thermonn.convert(nn.Linear(3, 3), strict=True)
 
 
 def test_converted_transformer_trains():
@@ -109,3 +115,84 @@ def test_converted_transformer_trains():
     tel = model["enc"].layers[0].linear1
     assert tel.step_logits.grad is not None and tel.step_logits.grad.abs().sum() > 0
     assert loss.item() < 0.5 * start
+
+
+def test_an_output_head_is_not_a_hidden_feed_forward():
+    """Linear → Sigmoid at the end is the model's output; converting it made outputs negative."""
+    model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 1), nn.Sigmoid())
+    converted, report = thermonn.convert(model)
+    assert report.paths == ["0"]
+    assert isinstance(converted[2], nn.Linear) and isinstance(converted[3], nn.Sigmoid)
+    out = converted(torch.randn(64, 4) * 10)
+    assert bool(((out > 0) & (out < 1)).all())
+    # dropout between the activation and the next Linear keeps it a hidden feed-forward
+    with_dropout = nn.Sequential(nn.Linear(4, 8), nn.GELU(), nn.Dropout(0.1), nn.Linear(8, 2))
+    assert thermonn.convert(with_dropout)[1].paths == ["0"]
+
+
+def test_training_flag_requires_grad_dtype_and_device_carry_over():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)).double().eval()
+    model[0].bias.requires_grad_(False)
+    converted, _ = thermonn.convert(model)
+    tel = converted[0]
+    assert not tel.training and not tel.temperature.training
+    assert tel.weight.dtype == torch.float64 and tel.weight.device == model[0].weight.device
+    assert tel.weight.requires_grad and not tel.bias.requires_grad
+    frozen = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)).requires_grad_(False)
+    tel = thermonn.convert(frozen)[0][0]
+    assert not any(p.requires_grad for p in tel.parameters())  # step sizes and T included
+    assert thermonn.convert(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)))[0][
+        0
+    ].training
+
+
+def test_a_spectral_norm_parametrisation_is_carried_over_with_its_state():
+    torch.manual_seed(0)
+    model = nn.Sequential(spectral_norm(nn.Linear(6, 16)), nn.ReLU(), nn.Linear(16, 2))
+    for _ in range(3):
+        model(torch.randn(5, 6))  # a few power iterations: u, v are state worth keeping
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    converted, report = thermonn.convert(model)
+    assert report.paths == ["0"]
+    tel = converted[0]
+    state = converted.state_dict()
+    for key, value in before.items():  # the original is untouched, the TEL got everything
+        torch.testing.assert_close(model.state_dict()[key], value, rtol=0, atol=0)
+        torch.testing.assert_close(state[key], value, rtol=0, atol=0)
+    model.eval(), converted.eval()
+    torch.testing.assert_close(tel.weight, model[0].weight, rtol=0, atol=0)
+    assert torch.linalg.matrix_norm(tel.weight.detach(), 2) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("first", "message"),
+    [
+        (lambda: nn.LazyLinear(8), "site '0'.*uninitialised nn.LazyLinear"),
+        (
+            lambda: torch.nn.utils.spectral_norm(nn.Linear(4, 8)),
+            "site '0'.*forward hooks.*spectral_norm",
+        ),
+    ],
+)
+def test_layers_that_cannot_be_converted_faithfully_are_refused_by_name(first, message):
+    model = nn.Sequential(first(), nn.ReLU(), nn.Linear(8, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # LazyLinear warns that it is experimental
+        with pytest.raises(ValueError, match=message):
+            thermonn.convert(model, inplace=True)
+    assert isinstance(model[1], nn.ReLU)  # nothing changed, inplace or not
+
+
+def test_tel_options_are_validated_before_the_walk():
+    with pytest.raises(TypeError, match=r"unknown TEL option\(s\) \['stepz'\]"):
+        thermonn.convert(nn.Linear(3, 3), stepz=3)
+    with pytest.raises(TypeError, match="come from the replaced Linear"):
+        thermonn.convert(nn.Linear(3, 3), in_features=3)
+    with pytest.raises(ValueError, match="steps: expected an int >= 1, got 0"):
+        thermonn.convert(nn.Linear(3, 3), steps=0)
+
+
+def test_an_entropy_object_is_copied_per_site():
+    mlp = nn.Sequential(nn.Linear(4, 8), nn.GELU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    converted, _ = thermonn.convert(mlp, entropy=thermonn.Gate())
+    assert converted[0].entropy is not converted[2].entropy

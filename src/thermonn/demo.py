@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from thermonn._validation import check_float, check_int
+from thermonn._io import atomic_write_text, folder_lock
+from thermonn._validation import check_float, check_int, check_seed
 from thermonn.data.digits import DatasetSplit, load_digits_split
 from thermonn.functional.entropy import ENTROPIES
 from thermonn.nn.diagnostics import collect_diagnostics
@@ -60,6 +61,8 @@ class DemoConfig:
             )
         if not self.seeds:
             raise ValueError("seeds: expected at least one seed, got ()")
+        for s in self.seeds:
+            check_seed("seeds", s)
         check_float("lr", self.lr, above=0.0)
 
 
@@ -238,7 +241,7 @@ def _write_report(result: DemoResult, traces: dict[str, dict[str, list[float]]])
         )
         for k, (t, s, f, g) in enumerate(rows):
             lines.append(f"| {name} | {k} | {t:.4f} | {s:.4f} | {f:.4f} | {g:.4f} |")
-    (result.run_dir / "report.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(result.run_dir / "report.md", "\n".join(lines) + "\n")
 
 
 def run_demo(
@@ -253,7 +256,11 @@ def run_demo(
     Args:
         progress: called with the number of finished epochs (for a progress bar).
     """
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(run_dir):
+        return _run(config, run_dir, progress)
+
+
+def _run(config: DemoConfig, run_dir: Path, progress: Callable[[int], object] | None) -> DemoResult:
     data = load_digits_split()
     d_in, classes, h, k = data.num_features, data.num_classes, config.hidden, config.steps
     tel_params = count_parameters(build_tel_net(d_in, h, classes, k, config.entropies[0]))
@@ -295,7 +302,7 @@ def run_demo(
         ],
         "trajectories": traces,
     }
-    (run_dir / "results.json").write_text(json.dumps(payload, indent=2))
+    atomic_write_text(run_dir / "results.json", json.dumps(payload, indent=2))
     return result
 
 

@@ -6,7 +6,18 @@ resumably into ``rows.jsonl`` and :func:`write_report` turns the rows into table
 
 from thermonn.bench.families import FAMILIES, Family
 from thermonn.bench.matching import Match, count_flops, count_parameters, match_width
-from thermonn.bench.runner import BUDGETS, Cell, RunOptions, load_rows, plan, run_cell, run_sweep
+from thermonn.bench.runner import (
+    BUDGETS,
+    Cell,
+    RowFile,
+    RunOptions,
+    check_folder,
+    load_rows,
+    plan,
+    read_rows,
+    run_cell,
+    run_sweep,
+)
 from thermonn.bench.suites import SUITES, cells_for
 from thermonn.bench.tasks import TASKS, Task, get_task
 
@@ -18,15 +29,18 @@ __all__ = [
     "Cell",
     "Family",
     "Match",
+    "RowFile",
     "RunOptions",
     "Task",
     "cells_for",
+    "check_folder",
     "count_flops",
     "count_parameters",
     "get_task",
     "load_rows",
     "match_width",
     "plan",
+    "read_rows",
     "run_cell",
     "run_sweep",
 ]

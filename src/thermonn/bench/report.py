@@ -9,6 +9,7 @@ as a win or a loss only when the bootstrap CI excludes 0 and Welch's p < 0.05; o
 from __future__ import annotations
 
 import csv
+import io
 import json
 import statistics
 import warnings
@@ -19,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from thermonn._io import atomic_write_text, read_json
 from thermonn.bench.families import FAMILIES
-from thermonn.bench.runner import load_rows
+from thermonn.bench.runner import read_rows
 from thermonn.bench.suites import DEPTH_MODELS, K_SWEEP, K_SWEEP_SPIN, VECTOR_TASKS
 from thermonn.bench.tasks import TASKS
 
@@ -138,11 +140,12 @@ def _tel_vs_best(groups: dict, budget: str) -> Verdicts:
 
 def _write_csv(rows: Sequence[Row], path: Path) -> None:
     fields = [k for k in rows[0] if k not in ("traces",)]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fields, extrasaction="ignore")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: json.dumps(v) if isinstance(v, dict) else v for k, v in r.items()})
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fields, extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, dict) else v for k, v in r.items()})
+    atomic_write_text(path, text.getvalue())
 
 
 def _plt() -> Any:
@@ -261,7 +264,7 @@ def _matching_section(out: Path) -> list[str]:
     path = out / "matching.json"
     if not path.exists():
         return []
-    matches = json.loads(path.read_text())
+    matches = read_json(path) or {}
     lines = [
         "## Compute matching (achieved)",
         "",
@@ -538,16 +541,19 @@ def write_report(out: Path, *, budget: str = "default") -> Path:
         FileNotFoundError: if ``out`` has no ``rows.jsonl``.
     """
     out = Path(out)
-    rows = load_rows(out / "rows.jsonl")
+    if not out.is_dir():
+        raise FileNotFoundError(
+            f"{out}: no such sweep folder (run `thermonn bench run --out {out}` first)"
+        )
+    found = read_rows(out / "rows.jsonl")
+    rows = found.rows
     if not rows:
         raise FileNotFoundError(
             f"{out}: no rows.jsonl with finished runs (run `thermonn bench run --out {out}` first)"
         )
     _write_csv(rows, out / "rows.csv")
     groups = _group(rows)
-    machine = (
-        json.loads((out / "machine.json").read_text()) if (out / "machine.json").exists() else {}
-    )
+    machine = read_json(out / "machine.json") or {}
     command = (
         (out / "command.txt").read_text().strip()
         if (out / "command.txt").exists()
@@ -563,7 +569,13 @@ def write_report(out: Path, *, budget: str = "default") -> Path:
         "",
         f"Generated from `{out / 'rows.jsonl'}` ({len(rows)} runs: "
         + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-        + ").",
+        + ")"
+        + (
+            f"; {len(found.duplicates)} duplicate rows of already-present runs ignored"
+            if found.duplicates
+            else ""
+        )
+        + ".",
         "",
         f"Command: `{command}`",
         "",
@@ -603,6 +615,4 @@ def write_report(out: Path, *, budget: str = "default") -> Path:
         *_trajectories(rows, out, budget),
         *_matching_section(out),
     ]
-    path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return atomic_write_text(out / "report.md", "\n".join(lines) + "\n")

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from thermonn._io import atomic_write_text
-from thermonn._validation import check_float, check_int
+from thermonn._io import atomic_write_text, folder_lock, read_json
+from thermonn._validation import check_float, check_int, check_seed
 from thermonn.bench.backbones import VARIANTS, build_backbone
 from thermonn.bench.families import FAMILIES, REFERENCE, get_family
 from thermonn.bench.matching import Match, count_flops, count_parameters, match_width
@@ -29,7 +29,18 @@ from thermonn.bench.tasks import Task, get_task
 from thermonn.nn.diagnostics import collect_diagnostics
 from thermonn.nn.tel import TEL
 
-__all__ = ["BUDGETS", "Cell", "RunOptions", "load_rows", "plan", "run_cell", "run_sweep"]
+__all__ = [
+    "BUDGETS",
+    "Cell",
+    "RowFile",
+    "RunOptions",
+    "check_folder",
+    "load_rows",
+    "plan",
+    "read_rows",
+    "run_cell",
+    "run_sweep",
+]
 
 BUDGETS: dict[str, float] = {"small": 0.5, "default": 1.0, "large": 2.0, "xlarge": 4.0}
 
@@ -65,6 +76,8 @@ class Cell:
                 f"unknown model {self.model!r} for the drop-in task {self.task!r}; "
                 f"valid models: {sorted(VARIANTS)}"
             )
+        check_seed("seed", self.seed)
+        check_int("depth", self.depth)
         if self.depth < 1 or (task.backbone is not None and self.depth != 1):
             raise ValueError(
                 f"depth: expected 1 for drop-in tasks and >= 1 otherwise, got {self.depth}"
@@ -93,8 +106,12 @@ class RunOptions:
             raise ValueError(
                 f"device: expected a torch device such as 'cpu' or 'cuda:0', got {self.device!r}"
             ) from None
+        if kind not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"device: expected cpu, cuda, cuda:N or mps, got {self.device!r}")
         if kind == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device: {self.device!r} requested but CUDA is not available here")
+        if kind == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"device: {self.device!r} requested but MPS is not available here")
 
 
 def _builder(cell: Cell, task: Task) -> tuple[Callable[..., nn.Module], int]:
@@ -291,22 +308,74 @@ def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
     }
 
 
-def load_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a ``rows.jsonl``; a torn last line (a run killed mid-write) is dropped and the
-    file rewritten atomically without it."""
+ROW_FIELDS = (
+    "key", "task", "model", "budget", "depth", "seed", "status", "metric", "value", "finished",
+    "train_seconds", "ms_per_step", "saved_activation_mib", "peak_memory_mib", "traces",
+)  # fmt: skip
+"""Fields every row must have (the report reads them)."""
+
+
+class RowFile(NamedTuple):
+    """What a ``rows.jsonl`` holds: ``rows`` with one row per cell key (the first written wins),
+    the keys of the ignored ``duplicates`` (two processes that once wrote one folder), and whether
+    the last line was ``torn`` (a run killed mid-write)."""
+
+    rows: list[dict[str, Any]]
+    duplicates: list[str]
+    torn: bool
+
+
+def read_rows(path: Path) -> RowFile:
+    """Parse a ``rows.jsonl`` without changing it; a duplicate key never reaches the rows.
+
+    Raises:
+        ValueError: a line other than the last is not JSON, or a line is not a JSON object with
+            a string ``key`` (the message names the file and the line).
+    """
     if not path.exists():
-        return []
-    rows, lines = [], path.read_text().splitlines()
+        return RowFile([], [], False)
+    if not path.is_file():
+        raise ValueError(f"{path}: expected a rows file, got a directory")
+    lines = path.read_text().splitlines()
+    rows: dict[str, dict[str, Any]] = {}
+    duplicates, torn = [], False
     for i, line in enumerate(lines):
+        if not line.strip():
+            continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
             if i != len(lines) - 1:
                 raise ValueError(
                     f"{path}: line {i + 1} is not JSON (only a torn last line is repaired)"
                 ) from None
-            atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
-    return rows
+            torn = True
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("key"), str):
+            raise ValueError(
+                f"{path}: line {i + 1}: expected a JSON object with a string 'key' (one "
+                f"benchmark run), got {type(row).__name__}"
+                + (f" with keys {sorted(row)[:6]}" if isinstance(row, dict) else "")
+            )
+        missing = [f for f in ROW_FIELDS if f not in row]
+        if missing:
+            raise ValueError(f"{path}: line {i + 1}: run {row['key']!r} lacks fields {missing}")
+        if row["key"] in rows:
+            duplicates.append(row["key"])
+        else:
+            rows[row["key"]] = row
+    return RowFile(list(rows.values()), duplicates, torn)
+
+
+def load_rows(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """The unique rows of a ``rows.jsonl`` (see :func:`read_rows`).  With ``repair`` (only the
+    folder's lock holder may), a torn last line is removed from the file atomically."""
+    found = read_rows(path)
+    if repair and found.torn:
+        text = path.read_text()
+        kept = text[: text.rstrip("\n").rfind("\n") + 1]
+        atomic_write_text(path, kept)
+    return found.rows
 
 
 def _append(path: Path, row: dict[str, Any]) -> None:
@@ -332,6 +401,28 @@ class SweepResult:
     skipped_unmatched: list[str]
 
 
+def check_folder(out_dir: Path, options: RunOptions) -> None:
+    """Refuse a sweep folder whose finished runs were made with other run options, or whose
+    files are unreadable; changes nothing on disk (call it before writing into the folder).
+
+    Raises:
+        ValueError: naming the folder, the option and both values, or the unreadable file.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir}: expected a folder, got an existing file")
+    rows = read_rows(out_dir / "rows.jsonl").rows
+    before = read_json(out_dir / "machine.json")
+    read_json(out_dir / "matching.json")
+    if before is None or not rows:
+        return
+    for name in ("epochs_scale", "max_train", "device"):
+        if before.get(name) != getattr(options, name):
+            raise ValueError(
+                f"{out_dir} holds runs made with {name}={before.get(name)!r}; this sweep uses "
+                f"{name}={getattr(options, name)!r}. Use another output folder."
+            )
+
+
 def run_sweep(
     cells: Iterable[Cell],
     out_dir: Path,
@@ -346,16 +437,34 @@ def run_sweep(
 
     Every cell is matched first; the matching table goes to ``matching.json``. A cell whose
     match misses the tolerance runs flagged (``matched: false``), or with ``strict`` is skipped
-    and listed — never run silently unmatched.
+    and listed — never run silently unmatched.  The folder is locked for the whole sweep
+    (:func:`thermonn._io.folder_lock`): a second sweep into it fails at once, naming the PID.
     """
     cells = list(dict.fromkeys(cells))
-    for c in cells:
-        c.validate()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    for task in dict.fromkeys(c.validate() for c in cells):
+        task.data()  # a missing data set fails here, before anything runs (cached)
+    check_folder(out_dir, options)
+    with folder_lock(out_dir):
+        return _sweep(cells, out_dir, options, jobs, strict, progress, on_plan)
+
+
+def _sweep(
+    cells: list[Cell],
+    out_dir: Path,
+    options: RunOptions,
+    jobs: int,
+    strict: bool,
+    progress: Callable[[dict[str, Any]], object] | None,
+    on_plan: Callable[[Cell, Match], object] | None,
+) -> SweepResult:
+    check_folder(out_dir, options)  # again, now that the lock is held
     rows_path, match_path = out_dir / "rows.jsonl", out_dir / "matching.json"
-    rows = load_rows(rows_path)
+    rows = load_rows(rows_path, repair=True)
     done = {r["key"] for r in rows}
-    matches = json.loads(match_path.read_text()) if match_path.exists() else {}
+    matches = read_json(match_path) or {}
+    for key, m in matches.items():
+        if not (isinstance(m, dict) and {"matched", "width", "knobs"} <= set(m)):
+            raise ValueError(f"{match_path}: entry {key!r} is not a matching record; delete it")
     for c in cells:
         if c.plan_key not in matches:
             m = plan(c)
@@ -365,16 +474,7 @@ def run_sweep(
     atomic_write_text(match_path, json.dumps(matches, indent=1, sort_keys=True))
     skipped = sorted({c.plan_key for c in cells if strict and not matches[c.plan_key]["matched"]})
     todo = [c for c in cells if c.key not in done and c.plan_key not in skipped]
-    machine_path = out_dir / "machine.json"
-    if machine_path.exists() and rows:
-        before = json.loads(machine_path.read_text())
-        for name in ("epochs_scale", "max_train", "device"):
-            if before.get(name) != getattr(options, name):
-                raise ValueError(
-                    f"{out_dir} holds runs made with {name}={before.get(name)!r}; this sweep uses "
-                    f"{name}={getattr(options, name)!r}. Use another output folder."
-                )
-    atomic_write_text(machine_path, json.dumps(_machine(options, jobs), indent=1))
+    atomic_write_text(out_dir / "machine.json", json.dumps(_machine(options, jobs), indent=1))
     if jobs > 1 and len(todo) > 1:
         import multiprocessing as mp
 

@@ -68,7 +68,8 @@ def load_module(
     """Copy ``tensors[prefix + name]`` into ``module``'s state, checking every name and shape.
 
     Raises:
-        ValueError: a missing or extra tensor, or a shape that differs from the module's.
+        ValueError: a missing or extra tensor, a shape that differs from the module's, or a
+            non-finite value (no trainer ever saves one).
     """
     state = module.state_dict()
     given = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
@@ -82,6 +83,11 @@ def load_module(
             raise ValueError(
                 f"{source}: {name} has shape {tuple(value.shape)}, expected {tuple(state[name].shape)} "
                 "for this machine/teacher configuration"
+            )
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ValueError(
+                f"{source}: {name} holds NaN or inf values; the file is corrupt (delete it to "
+                "recompute that stage)"
             )
     module.load_state_dict({k: v.to(state[k].dtype) for k, v in given.items()})
     return module
@@ -112,5 +118,7 @@ def optimizer_from_tensors(
     for name, value in tensors.items():
         if name.startswith(prefix):
             index, key = name[len(prefix) :].split(".", 1)
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                raise ValueError(f"optimizer state {name} holds NaN or inf values")
             state.setdefault(int(index), {})[key] = value
     optimizer.load_state_dict({"state": state, "param_groups": groups})

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from thermonn._validation import check_optional_int
 from thermonn.data.digits import DatasetSplit
 from thermonn.data.idx import FASHION_MNIST_DIR, load_idx_split
 
@@ -42,14 +43,19 @@ def load_machine_data(
 ) -> DatasetSplit:
     """``fashion-mnist`` (Debian ``dataset-fashion-mnist``, or ``directory``), ``mnist`` (IDX files
     in ``directory``: nothing is downloaded) or ``digits`` (scikit-learn's 8×8 digits, stratified
-    80/20 split, pixel / 16), preprocessed for the machine.
+    80/20 split, pixel / 16), preprocessed for the machine. ``limit_train`` / ``limit_test`` keep
+    the first that many training / test images (``None``: all).
 
     Raises:
-        ValueError: unknown dataset, or ``mnist`` without a directory.
+        ValueError: unknown dataset, ``mnist`` without a directory, a limit < 1, or invalid IDX
+            files (the message names the file).
+        TypeError: a limit that is not an int.
         FileNotFoundError: the IDX files are missing (the message says where to get them).
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset: expected one of {list(DATASETS)}, got {dataset!r}")
+    check_optional_int("limit_train", limit_train, 1)
+    check_optional_int("limit_test", limit_test, 1)
     if dataset == "digits":
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split

@@ -19,7 +19,6 @@ is loaded, Adam continues from its checkpoint) and refuses a different configura
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -29,8 +28,8 @@ from typing import Any
 
 import torch
 
-from thermonn._io import atomic_write_json
-from thermonn._validation import check_float, check_int
+from thermonn._io import atomic_write_json, folder_lock, read_json
+from thermonn._validation import check_float, check_int, check_optional_int, check_seed
 from thermonn.computer.checkpoint import load_module, load_tensors, save_tensors
 from thermonn.computer.data import DATASETS, load_machine_data
 from thermonn.computer.energetics import DigitalCost, count_macs, heat_released
@@ -47,7 +46,15 @@ from thermonn.computer.teacher import build_teacher, teacher_targets, train_teac
 from thermonn.data.digits import DatasetSplit
 from thermonn.machines import MachineConfig, ThermoComputer
 
-__all__ = ["PAPER", "RunConfig", "evaluate_run", "load_run", "summarise", "train_run"]
+__all__ = [
+    "PAPER",
+    "RunConfig",
+    "check_run_folder",
+    "evaluate_run",
+    "load_run",
+    "summarise",
+    "train_run",
+]
 
 PAPER = {
     "dataset": "MNIST",
@@ -94,7 +101,12 @@ class RunConfig:
         for name in ("epochs", "batch_size", "teacher_epochs"):
             check_int(name, getattr(self, name), minimum=1)
         check_float("lr", self.lr, above=0.0)
-        check_float("t_final", self.t_final, above=0.0)
+        check_seed("seed", self.seed)
+        check_optional_int("limit_train", self.limit_train, 1)
+        check_optional_int("limit_test", self.limit_test, 1)
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise TypeError(f"data_dir: expected a str or None, got {type(self.data_dir).__name__}")
+        self.machine_config(1)  # t_final and blocks, checked by the machine's own config
 
     def machine_config(self, n_in: int) -> MachineConfig:
         """The paper's preset (64 hidden, 10 outputs, J₂ = J₄ = kT = 1, Δt = 1e-3) for inputs
@@ -122,6 +134,35 @@ class Run:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def _saved_config(folder: Path) -> dict[str, Any] | None:
+    return read_json(folder / "config.json")
+
+
+def _config_from_json(raw: dict[str, Any], source: Path) -> RunConfig:
+    try:
+        return RunConfig(**{**raw, "blocks": tuple(raw.get("blocks", MachineConfig().blocks))})
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{source}: not a run configuration written by thermonn ({err})") from None
+
+
+def check_run_folder(folder: str | os.PathLike[str], config: RunConfig) -> None:
+    """Refuse a folder that holds a run of another configuration (or an unreadable
+    ``config.json``); writes nothing.
+
+    Raises:
+        ValueError: naming the folder and every differing field (was, now).
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder}: expected a run folder, got a file")
+    old = _saved_config(folder)
+    if old is not None and old != config.to_json():
+        diff = {k: (old.get(k), v) for k, v in config.to_json().items() if old.get(k) != v}
+        raise ValueError(
+            f"{folder} holds a run with a different configuration (was, now): {diff}; use a new --out"
+        )
+
+
 def train_run(
     config: RunConfig,
     folder: str | os.PathLike[str],
@@ -130,26 +171,43 @@ def train_run(
     teacher_progress: Callable[[int, float], None] | None = None,
     fit_progress: Callable[[int, float], None] | None = None,
     distill_progress: Callable[[int, float], None] | None = None,
+    before_write: Callable[[], object] | None = None,
 ) -> Run:
     """Train the teacher (or load it) and fit the machine; writes ``config.json``,
-    ``teacher.safetensors``, ``machine.safetensors`` (+ Adam's checkpoint)."""
+    ``teacher.safetensors``, ``machine.safetensors`` (+ Adam's checkpoint).
+
+    The folder and the data are checked first and the folder is locked for the whole run
+    (:func:`thermonn._io.folder_lock`); nothing is written before both checks pass.
+    ``before_write`` is called then, before the first write (the CLI records its command line).
+
+    Raises:
+        ValueError: another configuration in the folder, bad data, or a folder in use.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if (folder / "config.json").is_file():
-        old = json.loads((folder / "config.json").read_text())
-        if old != config.to_json():
-            diff = {k: (old.get(k), v) for k, v in config.to_json().items() if old.get(k) != v}
-            raise ValueError(
-                f"{folder} holds a run with a different configuration (was, now): {diff}; use a new --out"
-            )
-    atomic_write_json(folder / "config.json", config.to_json())
+    check_run_folder(folder, config)
     data = load_machine_data(
         config.dataset,
         config.data_dir,
         limit_train=config.limit_train,
         limit_test=config.limit_test,
     )
+    with folder_lock(folder):
+        check_run_folder(folder, config)
+        if before_write is not None:
+            before_write()
+        atomic_write_json(folder / "config.json", config.to_json())
+        return _train(config, folder, data, log, teacher_progress, fit_progress, distill_progress)
 
+
+def _train(
+    config: RunConfig,
+    folder: Path,
+    data: DatasetSplit,
+    log: Callable[[str], None],
+    teacher_progress: Callable[[int, float], None] | None,
+    fit_progress: Callable[[int, float], None] | None,
+    distill_progress: Callable[[int, float], None] | None,
+) -> Run:
     def stage_generator(stage: int) -> torch.Generator:
         # one stream per stage (teacher, Adam, distillation): a stage that starts after a
         # resumed or loaded earlier stage sees the same noise as in an uninterrupted run
@@ -239,8 +297,7 @@ def load_run(folder: str | os.PathLike[str]) -> Run:
             raise FileNotFoundError(
                 f"{folder}: no {name}; train first with `thermonn computer train --out {folder}`"
             )
-    raw = json.loads((folder / "config.json").read_text())
-    config = RunConfig(**{**raw, "blocks": tuple(raw["blocks"])})
+    config = _config_from_json(_saved_config(folder) or {}, folder / "config.json")
     data = load_machine_data(
         config.dataset,
         config.data_dir,
@@ -294,9 +351,31 @@ def evaluate_run(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Score the run folder's machine; writes ``evaluation.json``, ``eval_samples.safetensors``
-    and ``summary.json`` and returns the summary."""
+    and ``summary.json`` and returns the summary.  Every argument is checked before any work."""
     start = time.perf_counter()
+    check_int("trajectories", trajectories, minimum=1)
+    check_seed("seed", seed)
+    check_float("joules_per_mac", joules_per_mac, above=0.0)
+    check_float("temperature", temperature, above=0.0)
+    for kappa in kappas:
+        if kappa is not None:
+            check_float("kappas", kappa, above=0.0)
     run = load_run(folder)
+    with folder_lock(folder):
+        return _evaluate(run, trajectories, kappas, seed, joules_per_mac, temperature, log, start)
+
+
+def _evaluate(
+    run: Run,
+    trajectories: int,
+    kappas: Sequence[float | None],
+    seed: int,
+    joules_per_mac: float,
+    temperature: float,
+    log: Callable[[str], None],
+    start: float,
+) -> dict[str, Any]:
+    folder = run.folder
     generator = torch.Generator().manual_seed(seed)
     digital = DigitalCost(count_macs(run.teacher), joules_per_mac, temperature)
     targets = teacher_targets(run.teacher, run.data.x_test)
@@ -318,7 +397,6 @@ def evaluate_run(
     sweep = kappa_sweep(run, kappas, generator=generator) if kappas else []
     evaluation = {k: v for k, v in asdict(result).items() if not isinstance(v, torch.Tensor)}
     evaluation.update(kappa_sweep=sweep, teacher_top1=_accuracy(run.teacher, run.data))
-    folder = Path(folder)
     atomic_write_json(folder / "evaluation.json", evaluation)
     save_tensors(
         folder / "eval_samples.safetensors",

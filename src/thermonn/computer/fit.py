@@ -275,9 +275,15 @@ def _train_epochs(
             )
         for key, module in modules.items():
             load_module(module, tensors, source=str(ckpt), prefix=f"{key}.")
-        optimizer_from_tensors(opt, tensors, meta["param_groups"])
-        generator.set_state(tensors["generator"])
-        first, history = int(meta["epoch"]), list(meta["history"])
+        try:
+            optimizer_from_tensors(opt, tensors, meta["param_groups"])
+            generator.set_state(tensors["generator"])
+            first, history = int(meta["epoch"]), [float(v) for v in meta["history"]]
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(
+                f"{ckpt}: not a complete {name!r} checkpoint ({type(err).__name__}: {err}); "
+                "delete it to restart that stage"
+            ) from None
     for epoch in range(first, epochs):
         order = torch.randperm(n, generator=generator)
         total = 0.0
@@ -291,7 +297,8 @@ def _train_epochs(
         history.append(total / n)
         if not math.isfinite(history[-1]):
             raise FloatingPointError(
-                f"{name}: the loss diverged at epoch {epoch + 1} (lr {lr} too large?)"
+                f"{name}: the loss became non-finite in epoch {epoch + 1} with learning rate "
+                f"lr={lr:g}; lower the learning rate (the last good checkpoint is kept)"
             )
         if ckpt is not None:
             opt_t, groups = optimizer_tensors(opt)

@@ -24,8 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from thermonn._io import atomic_write_json
-from thermonn._validation import check_int
+from thermonn._io import atomic_write_json, folder_lock
+from thermonn._validation import check_int, check_seed
 from thermonn.computer.energetics import heat_released
 from thermonn.computer.fit import FitReport, fit_paths
 from thermonn.dynamics import simulate_langevin
@@ -146,12 +146,19 @@ def generate_run(
     ``plots/generated_digits.png``. Quality is scored by a logistic-regression classifier
     trained on the digits: its mean top-class probability on the samples, on the starting
     noise and on the data."""
+    check_int("samples", samples, minimum=1)
+    check_seed("seed", seed)
+    folder = Path(folder)
+    with folder_lock(folder):
+        return _generate(folder, samples, seed)
+
+
+def _generate(folder: Path, samples: int, seed: int) -> dict[str, Any]:
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
 
     from thermonn.computer.checkpoint import save_tensors
 
-    folder = Path(folder)
     (folder / "plots").mkdir(parents=True, exist_ok=True)
     x, y = load_digits(return_X_y=True)
     data = torch.tensor(x / 16.0 * 2 - 1, dtype=torch.float32)

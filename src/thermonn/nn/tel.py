@@ -2,6 +2,7 @@ r"""The Thermodynamic Equilibrium Layer (TEL) and its feed-forward block."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -9,7 +10,14 @@ import torch
 import torch.nn.functional as tf
 from torch import Tensor, nn
 
-from thermonn._validation import check_float, check_int
+from thermonn._validation import (
+    check_bool,
+    check_device,
+    check_dtype,
+    check_float,
+    check_input,
+    check_int,
+)
 from thermonn.functional.entropy import Entropy, resolve_entropy
 from thermonn.functional.tel import TELTrace, tel_descent
 from thermonn.nn.temperature import TemperatureRule
@@ -17,6 +25,24 @@ from thermonn.nn.temperature import TemperatureRule
 __all__ = ["TEL", "TELFeedForward"]
 
 _STEP_INIT_FRACTION = 0.8  # initial eta_k / eta_max
+
+
+def _under_transform(t: Tensor) -> bool:
+    """Whether ``t`` is a functorch-wrapped tensor (inside vmap, grad, jacrev, ...).  Dynamo
+    cannot trace the query; under ``torch.compile`` transforms are traced as graphs instead."""
+    if torch.compiler.is_compiling():
+        return False
+    return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
+
+
+def _check_entropy_size(entropy: Entropy, features: int) -> None:
+    """Per-feature entropy parameters must broadcast over the layer's ``features``."""
+    for name, p in itertools.chain(entropy.named_parameters(), entropy.named_buffers()):
+        if p.dim() > 1 or (p.dim() == 1 and p.shape[0] not in (1, features)):
+            raise ValueError(
+                f"entropy: expected per-feature parameters of size {features} (out_features) or "
+                f"scalars, got {type(entropy).__name__}.{name} of shape {tuple(p.shape)}"
+            )
 
 
 class TEL(nn.Module):
@@ -113,10 +139,15 @@ class TEL(nn.Module):
             raise ValueError(f"t_max: expected t_max >= t_min = {t_min}, got {t_max}")
         if not 0.0 < beta <= 1.0:
             raise ValueError(f"beta: expected a rate in (0, 1], got {beta}")
-        if dtype is not None and not dtype.is_floating_point:
-            raise TypeError(f"dtype: expected a floating-point dtype, got {dtype}")
-        factory: dict[str, Any] = {"device": device, "dtype": dtype}
+        for name, flag in (
+            ("nonexpansive", nonexpansive),
+            ("bias", bias),
+            ("diagnostics", diagnostics),
+        ):
+            check_bool(name, flag)
+        factory: dict[str, Any] = {"device": check_device(device), "dtype": check_dtype(dtype)}
         self.entropy = resolve_entropy(entropy, features=out_features, **factory)
+        _check_entropy_size(self.entropy, out_features)
         self.nonexpansive = bool(nonexpansive)
         self.eta_max = self.entropy.step_bound(t_min, t_max, nonexpansive=self.nonexpansive)
         self.temperature = TemperatureRule(
@@ -154,19 +185,17 @@ class TEL(nn.Module):
         return self.eta_max * torch.sigmoid(self.step_logits)
 
     def forward(self, x: Tensor) -> Tensor:
-        if not x.is_floating_point():
-            raise TypeError(f"TEL input: expected a floating-point tensor, got dtype {x.dtype}")
-        if x.dim() == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(
-                f"TEL input: expected shape (..., {self.in_features}), got {tuple(x.shape)}"
-            )
+        check_input("TEL input", x, self.in_features, self.weight.dtype)
         z = tf.linear(x, self.weight, self.bias)
+        # an empty batch has no statistics to record; neither has a functorch transform's
+        # batched tensor, which must not leak out of the transform through last_trace
+        record = self.diagnostics and z.numel() > 0 and not _under_transform(z)
         result = tel_descent(
             z,
             entropy=self.entropy,
             temperature=self.temperature,
             etas=self.step_sizes(),
-            diagnostics=self.diagnostics,
+            diagnostics=record,
         )
         self.last_trace = result.trace
         return result.output
@@ -219,6 +248,15 @@ class TELFeedForward(nn.Module):
         self.linear = nn.Linear(d_hidden, d_model, bias=bias, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(
+                f"TELFeedForward input: expected a torch.Tensor, got {type(x).__name__}"
+            )
+        if not -x.dim() <= self.dim < x.dim():
+            raise ValueError(
+                f"TELFeedForward input: expected a tensor with a feature dimension dim={self.dim} "
+                f"(of size {self.tel.in_features}), got shape {tuple(x.shape)}"
+            )
         if self.dim in (-1, x.dim() - 1):
             return self.linear(self.dropout(self.tel(x)))
         h = x.movedim(self.dim, -1)

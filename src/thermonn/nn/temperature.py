@@ -16,7 +16,8 @@ with the target map :math:`\tau` of :func:`~thermonn.functional.target_temperatu
 gradient).  TEL uses this in non-expansive mode, where an input-dependent temperature would add
 :math:`\eta\sup\lVert\varphi\rVert\operatorname{Lip}(\tau\circ\hat S)` to the Lipschitz bound.
 The buffer holds K + 1 entries; the last one only feeds the diagnostic :math:`T_K` and so only
-moves on forwards that record diagnostics.
+moves on forwards that record diagnostics.  An empty batch leaves the buffer unchanged, and only
+finite estimates enter it: a NaN sample cannot poison later batches.
 
 Fixed: :math:`T = T_{\min} + (T_{\max}-T_{\min})\,\sigma(\theta)`, one learnable scalar.
 """
@@ -143,11 +144,20 @@ class TemperatureRule(nn.Module):
     def _running_target(self, y: Tensor, k: int) -> tuple[Tensor, Tensor | None]:
         target = self._target(self.running_entropy[k])
         s_hat = None
-        if self.training:
+        if self.training and y.numel() > 0:  # like BatchNorm, an empty batch teaches nothing
             with torch.no_grad():
                 s_hat = self.estimate(y)
-                self.running_entropy[k].lerp_(s_hat.mean().float(), self.momentum)
+                self._update_running(k, s_hat)
         return target, s_hat
+
+    def _update_running(self, k: int, s_hat: Tensor) -> None:
+        """Move ``running_entropy[k]`` towards the mean of the batch's *finite* estimates; a
+        batch with none leaves it unchanged (no host sync: works under ``torch.compile``)."""
+        finite = torch.isfinite(s_hat)
+        count = finite.sum()
+        mean = (torch.where(finite, s_hat, 0.0).sum() / count.clamp(min=1)).float()
+        old = self.running_entropy[k]
+        self.running_entropy[k] = torch.where(count > 0, old.lerp(mean, self.momentum), old)
 
     def fixed_value(self) -> Tensor:
         """The learnable constant temperature (``mode="fixed"``), a 0-d tensor in the box."""

@@ -1,0 +1,124 @@
+"""Argument types and the parser class shared by every ``thermonn`` sub-command.
+
+Every value is checked when it is parsed, before any work starts; a bad one ends the command with
+exit status 2 and one line ``thermonn: error: argument --NAME: expected …, got …``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+from thermonn._validation import MAX_SEED
+
+__all__ = [
+    "MAX_SEED",
+    "Parser",
+    "UsageError",
+    "check_out_folder",
+    "fraction",
+    "nonnegative_int",
+    "optional_positive_int",
+    "positive_float",
+    "positive_int",
+    "seed",
+]
+
+
+class UsageError(ValueError):
+    """A command-line value that passed parsing but fails a check that needs the file system."""
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` that shows defaults in ``--help`` and reports a usage error as
+    one line ``thermonn: error: …`` (exit 2), without the usage block."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def error(self, message: str) -> NoReturn:
+        print(f"thermonn: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _number(kind: Callable[[str], int | float], text: str, what: str) -> int | float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(_number(int, text, "an integer >= 1"))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def optional_positive_int(text: str) -> int | None:
+    """``all`` (no limit) or an integer >= 1."""
+    return None if text == "all" else positive_int(text)
+
+
+def nonnegative_int(text: str) -> int:
+    value = int(_number(int, text, "an integer >= 0"))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    what = f"an integer seed in [0, {MAX_SEED}]"
+    value = int(_number(int, text, what))
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(_number(float, text, "a finite number > 0"))
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value:g}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number in (0, 1]."""
+    value = float(_number(float, text, "a number in (0, 1]"))
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {value:g}")
+    return value
+
+
+def check_out_folder(path: Path, option: str = "--out") -> Path:
+    """Check that ``path`` can be a run folder — an existing folder, or a new one whose nearest
+    existing ancestor is a writable folder — without creating anything.
+
+    Raises:
+        UsageError: naming ``option`` and the path.
+    """
+    if path.exists():
+        if not path.is_dir():
+            raise UsageError(f"argument {option}: expected a folder, got the existing file {path}")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError(f"argument {option}: the folder {path} is not writable")
+        return path
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(
+            f"argument {option}: cannot create {path}: {parent} is a file, not a folder"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"argument {option}: cannot create {path}: {parent} is not writable")
+    return path

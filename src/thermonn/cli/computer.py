@@ -175,7 +175,7 @@ def _run_config(args: argparse.Namespace) -> Any:
     )
 
 
-def _train(args: argparse.Namespace, config: Any, stack: ExitStack) -> None:
+def _train(args: argparse.Namespace, config: Any, data: Any, stack: ExitStack) -> None:
     from tqdm import tqdm
 
     from thermonn.computer import experiment
@@ -202,6 +202,7 @@ def _train(args: argparse.Namespace, config: Any, stack: ExitStack) -> None:
         ),
         distill_progress=bar(config.distill_epochs, "distillation", "cross-entropy"),
         before_write=lambda: write_command(args.out, args.argv),
+        data=data,
     )
 
 
@@ -212,10 +213,11 @@ def computer(args: argparse.Namespace) -> int:
     if args.action == "generate":
         _generate(args)
         return 0
-    config = None
-    if args.action == "train":
+    config = data = None
+    if args.action == "train":  # everything is checked before the folder is touched
         config = _run_config(args)
-        experiment.check_run_folder(check_out_folder(args.out), config)  # before any write
+        experiment.check_run_folder(check_out_folder(args.out), config)
+        data = experiment.load_data(config)
     elif not args.out.is_dir():
         raise FileNotFoundError(
             f"{args.out}: no such run folder; train one with `thermonn computer train --out "
@@ -223,7 +225,7 @@ def computer(args: argparse.Namespace) -> int:
         )
     with folder_lock(args.out), ExitStack() as stack:
         if config is not None:
-            _train(args, config, stack)
+            _train(args, config, data, stack)
             if args.no_eval:
                 return 0
         if args.action in ("train", "eval"):

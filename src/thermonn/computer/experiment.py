@@ -50,6 +50,7 @@ __all__ = [
     "PAPER",
     "RunConfig",
     "check_run_folder",
+    "load_data",
     "evaluate_run",
     "load_run",
     "summarise",
@@ -145,6 +146,16 @@ def _config_from_json(raw: dict[str, Any], source: Path) -> RunConfig:
         raise ValueError(f"{source}: not a run configuration written by thermonn ({err})") from None
 
 
+def load_data(config: RunConfig) -> DatasetSplit:
+    """The run's data set, preprocessed for the machine (errors name the file at fault)."""
+    return load_machine_data(
+        config.dataset,
+        config.data_dir,
+        limit_train=config.limit_train,
+        limit_test=config.limit_test,
+    )
+
+
 def check_run_folder(folder: str | os.PathLike[str], config: RunConfig) -> None:
     """Refuse a folder that holds a run of another configuration (or an unreadable
     ``config.json``); writes nothing.
@@ -172,6 +183,7 @@ def train_run(
     fit_progress: Callable[[int, float], None] | None = None,
     distill_progress: Callable[[int, float], None] | None = None,
     before_write: Callable[[], object] | None = None,
+    data: DatasetSplit | None = None,
 ) -> Run:
     """Train the teacher (or load it) and fit the machine; writes ``config.json``,
     ``teacher.safetensors``, ``machine.safetensors`` (+ Adam's checkpoint).
@@ -179,18 +191,14 @@ def train_run(
     The folder and the data are checked first and the folder is locked for the whole run
     (:func:`thermonn._io.folder_lock`); nothing is written before both checks pass.
     ``before_write`` is called then, before the first write (the CLI records its command line).
+    ``data`` is the run's :func:`load_data`, if the caller has already loaded it.
 
     Raises:
         ValueError: another configuration in the folder, bad data, or a folder in use.
     """
     folder = Path(folder)
     check_run_folder(folder, config)
-    data = load_machine_data(
-        config.dataset,
-        config.data_dir,
-        limit_train=config.limit_train,
-        limit_test=config.limit_test,
-    )
+    data = load_data(config) if data is None else data
     with folder_lock(folder):
         check_run_folder(folder, config)
         if before_write is not None:
@@ -298,12 +306,7 @@ def load_run(folder: str | os.PathLike[str]) -> Run:
                 f"{folder}: no {name}; train first with `thermonn computer train --out {folder}`"
             )
     config = _config_from_json(_saved_config(folder) or {}, folder / "config.json")
-    data = load_machine_data(
-        config.dataset,
-        config.data_dir,
-        limit_train=config.limit_train,
-        limit_test=config.limit_test,
-    )
+    data = load_data(config)
     teacher = build_teacher(data.num_features)
     load_module(
         teacher,

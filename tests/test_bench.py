@@ -185,7 +185,9 @@ def test_cli_bad_input_is_a_clear_error(tmp_path, capsys):
         main(["bench", "run", "--tasks", "digits", "--models", "nope", "--out", str(tmp_path)]) == 2
     )
     assert "argument --models: invalid choice: 'nope'" in capsys.readouterr().err
-    assert main(["bench", "run", "--tasks", "charlm", "--models", "kan", "--out", str(tmp_path)]) == 2
+    assert (
+        main(["bench", "run", "--tasks", "charlm", "--models", "kan", "--out", str(tmp_path)]) == 2
+    )
     assert "valid models" in capsys.readouterr().err
     assert main(["bench", "run", "--suite", "nope", "--out", str(tmp_path)]) == 2
     assert "argument --suite: invalid choice" in capsys.readouterr().err

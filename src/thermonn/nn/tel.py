@@ -27,12 +27,14 @@ __all__ = ["TEL", "TELFeedForward"]
 _STEP_INIT_FRACTION = 0.8  # initial eta_k / eta_max
 
 
-def _under_transform(t: Tensor) -> bool:
-    """Whether ``t`` is a functorch-wrapped tensor (inside vmap, grad, jacrev, ...).  Dynamo
-    cannot trace the query; under ``torch.compile`` transforms are traced as graphs instead."""
+def _records_here() -> bool:
+    """Diagnostics are recorded in eager mode only.  Under ``torch.compile``/``torch.export``
+    they stay out of the graph (no extra kernels; Inductor on CPU has aborted on such graphs),
+    and inside a ``torch.func`` transform (vmap, grad, jacrev, ...) a trace would hold the
+    transform's wrapped tensors and leak them through :attr:`TEL.last_trace`."""
     if torch.compiler.is_compiling():
         return False
-    return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
+    return not torch._C._are_functorch_transforms_active()
 
 
 def _check_entropy_size(entropy: Entropy, features: int) -> None:
@@ -69,7 +71,9 @@ class TEL(nn.Module):
 
     After every forward, :attr:`last_trace` holds the per-step diagnostics (:class:`TELTrace`:
     :math:`T_k, \hat S_k, F_k, \lVert\nabla F_k\rVert`, batch means) when :attr:`diagnostics` is on;
-    :func:`thermonn.collect_diagnostics` gathers them from a whole model.
+    :func:`thermonn.collect_diagnostics` gathers them from a whole model.  It is ``None`` after a
+    forward that records nothing: an empty batch, a call under ``torch.compile``/``torch.export``
+    (diagnostics stay out of compiled graphs) or inside a ``torch.func`` transform.
 
     Numeric range: outputs are finite for every finite input representable in the dtype (entropy
     estimates are clamped; the Shannon step cannot overflow).  Diagnostics are computed in float32
@@ -187,9 +191,7 @@ class TEL(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         check_input("TEL input", x, self.in_features, self.weight.dtype)
         z = tf.linear(x, self.weight, self.bias)
-        # an empty batch has no statistics to record; neither has a functorch transform's
-        # batched tensor, which must not leak out of the transform through last_trace
-        record = self.diagnostics and z.numel() > 0 and not _under_transform(z)
+        record = self.diagnostics and z.numel() > 0 and _records_here()  # empty: no statistics
         result = tel_descent(
             z,
             entropy=self.entropy,

@@ -142,3 +142,16 @@ def test_fuzz_every_parser_with_bad_values(data):
             assert done.code == 2
             text = err.getvalue()
             assert text.startswith("thermonn: error: ") and text.count("\n") == 1, text
+
+
+def test_every_run_config_field_is_reachable_from_the_cli():
+    from dataclasses import fields
+
+    from thermonn.cli.computer import _run_config
+    from thermonn.computer.experiment import RunConfig
+
+    argv = ["computer", "train", "--out", "r", "--t-final", "0.1", "--blocks", "in-hidden"]
+    config = _run_config(build_parser().parse_args(argv))
+    assert config.t_final == 0.1 and config.blocks == ("in-hidden",)
+    dests = {a.dest for _, p in LEAVES for a in p._actions}
+    assert {f.name for f in fields(RunConfig)} <= dests

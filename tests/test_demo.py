@@ -31,6 +31,9 @@ def test_demo_cli_writes_report_and_beats_chance(tmp_path, capsys):
     assert "| TEL logcosh (h=32, K=4) |" in printed and f"run folder: {out}" in printed
     for name in ("report.md", "results.json", "trajectories.png"):
         assert (out / name).stat().st_size > 0
+    assert (out / "command.txt").read_text() == (
+        "thermonn demo --epochs 3 --seeds 0 1 --hidden 32 --out " + str(out) + " --no-progress\n"
+    )
     results = json.loads((out / "results.json").read_text())
     tel, spin, mlp = results["models"]
     assert len(tel["accuracies"]) == 2

@@ -173,3 +173,24 @@ def test_a_refused_computer_train_leaves_the_folder_untouched(tmp_path, capsys):
         (tmp_path / name).write_bytes(b"")
     assert main(["computer", "eval", str(tmp_path)]) == 2
     assert "not a run configuration" in capsys.readouterr().err
+
+
+def test_divergence_and_corrupt_weights_are_told_apart(tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    base = ["computer", "train", "--dataset", "digits", "--limit-train", "200", "--limit-test"]
+    base += ["50", "--teacher-epochs", "1", "--no-progress", "--trajectories", "1"]
+    diverge = [*base, "--trainer", "adam", "--epochs", "2", "--lr", "1e30"]
+    assert main([*diverge, "--out", str(tmp_path / "lr")]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith("thermonn: error: adam: the loss became non-finite") and "1e+30" in err
+    out = tmp_path / "ok"
+    assert main([*base, "--out", str(out)]) == 0
+    capsys.readouterr()
+    machine = out / "machine.safetensors"
+    tensors = load_file(str(machine))
+    tensors["bias"][0] = float("nan")
+    save_file(tensors, str(machine))
+    assert main(["computer", "eval", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{machine}: bias holds NaN or inf values; the file is corrupt" in err

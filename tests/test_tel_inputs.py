@@ -108,3 +108,17 @@ def test_vmap_records_nothing_and_leaks_nothing():
     torch.testing.assert_close(g, expected)
     torch.func.grad(loss)(layer.weight.detach())
     assert layer.last_trace is None  # nothing of the transform leaked out
+
+
+def test_gate_size_must_be_a_positive_int():
+    with pytest.raises(ValueError, match="features: expected an int >= 1, got -3"):
+        thermonn.Gate(-3)
+    with pytest.raises(TypeError, match="features: expected an int, got float"):
+        thermonn.Gate(2.0)
+
+
+def test_the_temperature_box_is_checked_again_in_a_new_dtype():
+    layer = thermonn.TEL(3, 4, t_min=1e-15, t_max=1e-15)  # fine in float32
+    assert layer(torch.randn(2, 3)).isfinite().all()
+    with pytest.raises(ValueError, match="t_min: expected a temperature >= 0.000122 .*float16"):
+        layer.half()(torch.randn(2, 3, dtype=torch.float16))

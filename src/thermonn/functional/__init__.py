@@ -15,10 +15,12 @@ from thermonn.functional.entropy import (
 from thermonn.functional.free_energy import free_energy, free_energy_grad
 from thermonn.functional.tel import TELResult, TELTrace, TemperatureSchedule, tel_descent
 from thermonn.functional.temperature import (
+    check_temperature_box,
     ema,
     gaussian_entropy,
     moment_features,
     target_temperature,
+    temperature_bounds,
 )
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "TELResult",
     "TELTrace",
     "TemperatureSchedule",
+    "check_temperature_box",
     "ema",
     "free_energy",
     "free_energy_grad",
@@ -42,4 +45,5 @@ __all__ = [
     "resolve_entropy",
     "target_temperature",
     "tel_descent",
+    "temperature_bounds",
 ]

@@ -25,6 +25,14 @@ derives its step-size bound.  Two kinds exist:
   :math:`u_{k+1} = u_k - \eta_k (\rho(u_k) + T u_k - z)`, gradient descent on the
   :math:`T`-strongly convex, :math:`(T + L_\rho)`-smooth function
   :math:`G(u) = \int\rho + \tfrac{T}{2}u^2 - zu`, whose minimiser is the same equilibrium.
+
+Numeric range.  With :math:`M` the dtype's largest finite value and :math:`T` within
+:func:`~thermonn.functional.temperature_bounds`, every step rule keeps its iterates and all of
+their intermediates finite for every finite :math:`z`, and its backward free of ``0 * inf``:
+the primal steps need nothing (:math:`y - z` stays of the order of :math:`T`), the dual ones
+project onto boxes so wide that they never act in ordinary use (see :class:`DualEntropy` and
+:class:`Shannon`).  The projections are identities inside their boxes, so inside them the
+arithmetic -- and every output bit -- is that of the plain formulas.
 """
 
 from __future__ import annotations
@@ -39,8 +47,9 @@ import torch
 import torch.nn.functional as tf
 from torch import Tensor, nn
 
-from thermonn._validation import check_float
+from thermonn._validation import check_float, check_int
 from thermonn.functional.free_energy import free_energy_grad
+from thermonn.functional.temperature import temperature_bounds
 
 __all__ = [
     "ENTROPIES",
@@ -62,6 +71,37 @@ _GATE_POSITIVE_CURVATURE = 0.0803
 # 16-point Gauss–Legendre nodes and weights on [0, 1], for s(y) = y * sum_i w_i phi(x_i y).
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
 _GAUSS_LEGENDRE = ((_GL_NODES + 1.0) / 2.0, _GL_WEIGHTS / 2.0)
+
+
+def _largest_exp_argument(dtype: torch.dtype) -> float:
+    """The largest ``u`` of ``dtype`` with a finite ``exp(u)`` (``log(max)`` itself rounds up in
+    float16 and float32)."""
+    u = torch.tensor(math.log(torch.finfo(dtype).max), dtype=dtype)
+    down = torch.tensor(-math.inf, dtype=dtype)
+    while not torch.isfinite(torch.exp(u)):
+        u = torch.nextafter(u, down)
+    return float(u)
+
+
+# Shannon reads z <= 15/16 of finfo.max: near the top, the backward's intermediate products
+# (about z times a few roundings) would overflow a dtype with an 8-bit mantissa.
+_SHANNON_TOP = 15.0 / 16.0
+
+_EXP_ARGUMENT_MAX = {
+    dt: _largest_exp_argument(dt)
+    for dt in (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+}
+
+
+def _exp_argument_max(dtype: torch.dtype) -> float:
+    value = _EXP_ARGUMENT_MAX.get(dtype)
+    return _largest_exp_argument(dtype) if value is None else value
+
+
+def _sigmoid_flat(dtype: torch.dtype) -> float:
+    r""":math:`2\log(1/\text{smallest subnormal})`: beyond it :math:`e^{-|u|}` is 0 in ``dtype``
+    by a wide margin, so :math:`\sigma(u)(1 - \sigma(u))` is exactly 0 in any implementation."""
+    return -2.0 * math.log(torch.finfo(dtype).smallest_normal * torch.finfo(dtype).eps)
 
 
 def _binary_entropy_logits(u: Tensor) -> Tensor:
@@ -95,6 +135,15 @@ class Entropy(nn.Module, abc.ABC):
         return self.curvature_bounds()[1] == 0.0
 
     # ---- descent state -------------------------------------------------------------------
+    def descent_dtype(self, dtype: torch.dtype) -> torch.dtype:
+        """The dtype the descent runs in for inputs of ``dtype``: ``dtype`` itself here."""
+        return dtype
+
+    def descent_input(self, z: Tensor) -> Tensor:
+        """The projection as the descent sees it, computed once per forward: ``z`` itself for
+        primal entropies (dual ones clip it far out, where their output is saturated)."""
+        return z
+
     def init(self, z: Tensor) -> Tensor:
         """Initial descent state: :math:`y_0 = z`."""
         return z
@@ -168,6 +217,9 @@ class Gate(Entropy):
     .. math::  \varphi(y) = -a\,u\,\sigma'(u), \quad u = a y + c,
                \qquad \varphi' \in [-a^2/4,\; 0.0803\,a^2].
 
+    :math:`u` is clipped where :math:`\sigma'(u)` is exactly 0 in the dtype (no value changes; the
+    backward then stays finite for :math:`y` up to the dtype's largest value).
+
     The slope is kept in :math:`(0, a_{\max})` by :math:`a = a_{\max}\sigma(\alpha)`, so the curvature
     bounds (and with them the layer's step-size bound) hold for every learned value.
 
@@ -192,7 +244,7 @@ class Gate(Entropy):
             raise ValueError(f"a_init: expected a value in (0, a_max={a_max}), got {a_init!r}")
         self.a_max = float(a_max)
         self.a_init = float(a_init)
-        shape = () if features is None else (features,)
+        shape = () if features is None else (check_int("features", features, 1),)
         self.alpha = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
         self.c = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
         self.reset_parameters()
@@ -208,7 +260,10 @@ class Gate(Entropy):
 
     def phi(self, y: Tensor) -> Tensor:
         a = self.a
-        u = a * y + self.c
+        # Beyond |u| = 2 log(1/smallest subnormal), s (1 - s) is exactly 0 in the dtype, so the
+        # clip changes no value; it keeps the backward's product a u * grad finite near y = +-max.
+        bound = _sigmoid_flat(y.dtype)
+        u = (a * y + self.c).clamp(-bound, bound)
         s = torch.sigmoid(u)
         return -a * u * s * (1.0 - s)
 
@@ -223,6 +278,37 @@ class Gate(Entropy):
         return f"a_max={self.a_max}, features={tuple(self.alpha.shape) or 'scalar'}"
 
 
+def _checked_call(name: str, fn: Callable[[Tensor], Tensor], y: Tensor) -> Tensor:
+    """``fn(y)`` for the construction-time grid check: a tensor of ``y``'s shape with a graph."""
+    out = fn(y)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}: expected a function returning a tensor, got {type(out).__name__}")
+    if out.shape != y.shape:
+        raise ValueError(
+            f"{name}: expected an elementwise function (output shape {tuple(y.shape)} for an "
+            f"input of that shape), got output shape {tuple(out.shape)}"
+        )
+    if not out.requires_grad:
+        raise ValueError(
+            f"{name}: expected a function of y differentiable by torch.autograd, got an output "
+            f"without a gradient graph (detached, or not computed from y; write a constant as "
+            f"0 * y)"
+        )
+    return out
+
+
+def _check_finite(name: str, y: Tensor, value: Tensor, derivative: Tensor, r: float) -> None:
+    """``value`` and ``derivative`` finite on the grid: NaN would pass every bound comparison."""
+    bad = ~(torch.isfinite(value) & torch.isfinite(derivative))
+    if bad.any():
+        i = int(bad.nonzero()[0, 0])
+        raise ValueError(
+            f"{name}: expected finite values and a finite derivative on the check grid "
+            f"[-{r}, {r}], got {name}({y[i].item():.6g}) = {value[i].item():.6g} with "
+            f"derivative {derivative[i].item():.6g}"
+        )
+
+
 class CustomEntropy(Entropy):
     r"""A user-supplied primal entropy: the extension point.
 
@@ -235,8 +321,11 @@ class CustomEntropy(Entropy):
             checked on a grid over ``[-check_range, check_range]`` at construction; ``0`` skips it.
 
     Raises:
-        ValueError: if a bound is negative or non-finite, or the grid check finds
-            :math:`\varphi'` outside the bounds or :math:`s' \ne \varphi`.
+        ValueError: if a bound or ``check_range`` is negative or non-finite, or the grid check
+            finds :math:`\varphi` (or :math:`s`) not elementwise, not differentiable by autograd,
+            not finite or with a non-finite derivative, :math:`\varphi'` outside the bounds or
+            :math:`s' \ne \varphi`.
+        TypeError: if ``phi`` or ``entropy`` is not callable or does not return a tensor.
 
     Example:
         >>> softsign = CustomEntropy(lambda y: -y / (1 + y.abs()), m_minus=1.0, m_plus=0.0)
@@ -261,13 +350,15 @@ class CustomEntropy(Entropy):
         self._phi, self._entropy = phi, entropy
         self.m_minus = check_float("m_minus", m_minus, at_least=0.0)
         self.m_plus = check_float("m_plus", m_plus, at_least=0.0)
+        check_range = check_float("check_range", check_range, at_least=0.0)
         if check_range > 0:
             self._check(check_range)
 
     def _check(self, r: float) -> None:
         y = torch.linspace(-r, r, 4001, dtype=torch.float64, requires_grad=True)
-        phi = self._phi(y)
+        phi = _checked_call("phi", self._phi, y)
         (dphi,) = torch.autograd.grad(phi.sum(), y, retain_graph=True)
+        _check_finite("phi", y, phi, dphi, r)
         tol = 1e-6 * (1.0 + self.m_minus + self.m_plus)
         lo, hi = dphi.min().item(), dphi.max().item()
         if lo < -self.m_minus - tol or hi > self.m_plus + tol:
@@ -277,7 +368,9 @@ class CustomEntropy(Entropy):
             )
         if self._entropy is None:
             return
-        (ds,) = torch.autograd.grad(self._entropy(y).sum(), y)
+        s = _checked_call("entropy", self._entropy, y)
+        (ds,) = torch.autograd.grad(s.sum(), y)
+        _check_finite("entropy", y, s, ds, r)
         err = (ds - phi.detach()).abs().max().item()
         if err > 1e-5 * (1.0 + phi.detach().abs().max().item()):
             raise ValueError(
@@ -309,6 +402,23 @@ class DualEntropy(Entropy):
     :math:`y = \rho(u)`, :math:`\varphi(y) = -\rho^{-1}(y)`; the step is
     :math:`u - \eta\,(\rho(u) + T u - z)`. With :math:`\rho' \le L_\rho` the step map contracts for
     :math:`\eta < 2/(T + L_\rho)`; the bound used is :math:`2/(T_{\min} + T_{\max} + L_\rho)`.
+
+    Numeric range (:math:`M` = finfo.max, :math:`\ell = \min(L_\rho, 1)`, :math:`|\rho| \le 1`,
+    :math:`T \le T_{hi}` of :func:`~thermonn.functional.temperature_bounds`).  The equilibrium
+    :math:`u^\star \approx z/T` leaves the dtype once :math:`|z| \gtrsim TM`, and :math:`Tu` does
+    already before.  So the descent reads :math:`z` clipped to :math:`\pm B` and clips every iterate
+    to :math:`\pm B`, :math:`B = \ell M/(16(1 + T_{hi}))` (1.2e27 for ``bernoulli`` in float32).
+    Then every intermediate stays below :math:`M/2` in magnitude (the largest,
+    :math:`\eta|\rho + Tu - z| \le (2/L_\rho)(1 + \ell M/8)`), so neither the forward nor the
+    backward sees an ``inf``.  The clip is a projection onto an interval, hence non-expansive: the
+    contraction guarantee of the plain step holds verbatim, and the clipped problem's equilibrium
+    is saturated exactly when the original one is (:math:`B/T_{hi} \gg 10^3`).  Both clips act only
+    where :math:`\rho` is saturated to its last bit (:math:`\sigma` and :math:`\tanh` saturate by
+    :math:`|u| = 89` in float32 and 745 in float64) and never for ordinary inputs
+    (:math:`|z|/T_{\min} \le B`); they sit on the producing side of each tensor, so even the
+    backward's summation order -- and every gradient bit -- is that of the plain step.  float16
+    inputs, whose :math:`B` would be 60, are descended in float32 (:meth:`descent_dtype`) and the
+    output is cast back, as fused kernels and autocast treat ``exp``-type ops.
     """
 
     coordinate: ClassVar[str] = "dual"
@@ -337,6 +447,21 @@ class DualEntropy(Entropy):
     def curvature_bounds(self) -> tuple[float, float]:
         return math.inf, 0.0
 
+    def _state_bound(self, dtype: torch.dtype) -> float:
+        r""":math:`B = \ell M/(16(1 + T_{hi}))`, the clip of :math:`z` and of every iterate."""
+        scale = min(self.link_lipschitz, 1.0) * torch.finfo(dtype).max / 16.0
+        return scale / (1.0 + temperature_bounds(dtype)[1])
+
+    def descent_dtype(self, dtype: torch.dtype) -> torch.dtype:
+        r"""float32 for float16 inputs (the iterate :math:`u \approx z/T` needs the range)."""
+        return torch.float32 if dtype == torch.float16 else dtype
+
+    def descent_input(self, z: Tensor) -> Tensor:
+        r""":math:`z` clipped to :math:`\pm B`, where :math:`\rho(u^\star)` is saturated; a
+        non-finite entry becomes NaN (as in :class:`torch.nn.Linear`, it must not come out finite)."""
+        bound = self._state_bound(z.dtype)
+        return torch.where(z.isfinite(), z.clamp(-bound, bound), math.nan)
+
     def init(self, z: Tensor) -> Tensor:
         return z
 
@@ -344,7 +469,9 @@ class DualEntropy(Entropy):
         return self.link(state)
 
     def step(self, state: Tensor, z: Tensor, t: Tensor, eta: Tensor) -> Tensor:
-        return state - eta * (self.link(state) + t * state - z)
+        r""":math:`u - \eta\,(\rho(u) + T u - z)`, clipped to :math:`\pm B`."""
+        bound = self._state_bound(state.dtype)
+        return (state - eta * (self.link(state) + t * state - z)).clamp(-bound, bound)
 
     def phi_of_state(self, state: Tensor) -> Tensor:
         return -state
@@ -415,7 +542,22 @@ class Shannon(DualEntropy):
 
     started to the right of the root at :math:`u_0 = \log(1 + \mathrm{softplus}(z))`
     (:math:`y^\star \le \max(z, 1)`).  By convexity the iterates then decrease monotonically to
-    :math:`u^\star` and never leave :math:`[u^\star, u_0]`: no overflow, for any input.
+    :math:`u^\star` and never leave :math:`[u^\star, u_0]`.
+
+    Numeric range (:math:`M` = finfo.max, :math:`T \in [8/M, T_{hi}]`).  :math:`u^\star \approx z/T`
+    is not representable once :math:`z \lesssim -TM`, and the step's derivative in :math:`T`
+    (through :math:`1/(e^u + T)`, about :math:`z/T^2` where :math:`e^u` underflows) overflows long
+    before.  So the descent reads :math:`z \le \tfrac{15}{16}M` (above, the backward's products
+    would overflow an 8-bit mantissa), each step reads :math:`z` clipped below at :math:`-TB` and
+    clips its result to :math:`[-B, \bar u]`, :math:`B = M/(16\,T_{hi})` (5e27 in float32),
+    :math:`\bar u` the largest value with a finite :math:`e^{\bar u}` (also the cap of
+    :math:`u_0`).  Then :math:`|Tu| \le M/16`, :math:`|g(u)| \le 2 + M/8` and the step is at most
+    :math:`2/T + 2B \le 3M/8`.  Where the derivative :math:`\eta g/(e^u + T)^2` of the step in its
+    denominator exceeds :math:`M/4` (only where :math:`e^u \ll T`: :math:`y` is 0 or nearly so),
+    that one term is dropped rather than becoming ``0 * inf = NaN``.  The clips act only where
+    :math:`y` is 0 or within rounding of :math:`M` (in float32 never for :math:`|z| \le 10^4`,
+    :math:`T \ge 10^{-24}`), and sit on the producing side of each tensor: elsewhere forward and
+    backward are those of the plain step, bit for bit.  float16 inputs are descended in float32.
     """
 
     link_lipschitz: ClassVar[float] = math.inf
@@ -429,12 +571,25 @@ class Shannon(DualEntropy):
     def entropy_of_state(self, state: Tensor) -> Tensor:
         return torch.exp(state) * (1.0 - state)
 
+    def descent_input(self, z: Tensor) -> Tensor:
+        r""":math:`z` clipped above at :math:`\tfrac{15}{16}M` (below it is clipped per step); a
+        non-finite entry becomes NaN."""
+        top = torch.finfo(z.dtype).max * _SHANNON_TOP
+        return torch.where(z.isfinite(), z.clamp(max=top), math.nan)
+
     def init(self, z: Tensor) -> Tensor:
-        return torch.log1p(tf.softplus(z))
+        return torch.log1p(tf.softplus(z)).clamp(max=_exp_argument_max(z.dtype))
 
     def step(self, state: Tensor, z: Tensor, t: Tensor, eta: Tensor) -> Tensor:
+        big = torch.finfo(state.dtype).max
+        bound = big / (16.0 * temperature_bounds(state.dtype)[1])
+        z = z.clamp(min=-t.detach() * bound)
         e = torch.exp(state)
-        return state - eta * (e + t * state - z) / (e + t)
+        q = eta * (e + t * state - z)  # the plain step's order of operations, kept on purpose
+        den = e + t
+        # d(q/den)/d(den) = -(q/den)/den: keep it only where it is representable.
+        den = torch.where(q.abs() <= den * den * (big / 4.0), den, den.detach())
+        return (state - q / den).clamp(-bound, _exp_argument_max(state.dtype))
 
     def step_bound(self, t_min: float, t_max: float, *, nonexpansive: bool = False) -> float:
         super().step_bound(t_min, t_max, nonexpansive=nonexpansive)  # raises in nonexpansive mode

@@ -9,6 +9,13 @@ r"""The TEL descent core: K gradient steps on the free energy, with diagnostics.
 with :math:`T_k` from a temperature rule and the step rule supplied by the entropy (primal or dual
 coordinate, see :mod:`thermonn.functional.entropy`).  Every module that runs free-energy descent
 calls :func:`tel_descent`; there is no second copy of this loop.
+
+Numeric range: for every finite :math:`z` and temperatures within
+:func:`~thermonn.functional.temperature_bounds` of ``z``'s dtype, the output and the gradients
+(with respect to ``z``, the step sizes, the temperatures and the entropy's parameters) are finite
+-- the step rules and estimators own the argument.  The core couples no two samples: a sample
+with a NaN or an infinity yields a non-finite output row and leaves every other row exactly as it
+would be without it, as :class:`torch.nn.Linear` does; an empty batch yields an empty output.
 """
 
 from __future__ import annotations
@@ -99,25 +106,30 @@ def tel_descent(
     r"""Run :math:`K` = ``len(etas)`` free-energy descent steps from :math:`y_0 = z`.
 
     Args:
-        z: the projection :math:`Wx + b`, shape ``(..., d)``.
+        z: the projection :math:`Wx + b`, shape ``(..., d)``; the descent reads
+            ``entropy.descent_input(z)`` (``z`` itself, or clipped where the output is saturated)
+            in ``entropy.descent_dtype(z.dtype)`` (float32 for float16 dual entropies), the
+            diagnostics ``z``.
         entropy: the entropy strategy; owns the step rule (primal or dual coordinate).
         temperature: the temperature rule, giving :math:`T_0` and :math:`T_{k+1}` from the iterates.
         etas: step sizes :math:`\eta_0, \dots, \eta_{K-1}`, shape ``(K,)``.
         diagnostics: also return a :class:`TELTrace` (10–40% more time at K = 4).
 
     Returns:
-        :class:`TELResult` with ``output`` :math:`y_K` of shape ``(..., d)``.
+        :class:`TELResult` with ``output`` :math:`y_K` of shape ``(..., d)`` and ``z``'s dtype.
     """
     steps = etas.shape[0]
-    etas = etas.to(z.dtype)
-    state = entropy.init(z)
+    dtype = entropy.descent_dtype(z.dtype)
+    etas = etas.to(dtype)
+    z_descent = entropy.descent_input(z.to(dtype))
+    state = entropy.init(z_descent)
     y = entropy.output(state)
     t, s_hat = temperature.initial(y)
     rows = []
     for k in range(steps):
         if diagnostics:
             rows.append(_record(entropy, temperature, state, z, t, s_hat))
-        state = entropy.step(state, z, t.to(z.dtype), etas[k])
+        state = entropy.step(state, z_descent, t.to(dtype), etas[k])
         y = entropy.output(state)
         if k + 1 < steps or diagnostics:  # T_K is only needed for the trace
             t, s_hat = temperature.next(t, y, k + 1)
@@ -125,4 +137,4 @@ def tel_descent(
     if diagnostics:
         rows.append(_record(entropy, temperature, state, z, t, s_hat))
         trace = TELTrace(*torch.stack(rows).unbind(-1))
-    return TELResult(y, trace)
+    return TELResult(y.to(z.dtype), trace)

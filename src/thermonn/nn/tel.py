@@ -20,6 +20,7 @@ from thermonn._validation import (
 )
 from thermonn.functional.entropy import Entropy, resolve_entropy
 from thermonn.functional.tel import TELTrace, tel_descent
+from thermonn.functional.temperature import check_temperature_box
 from thermonn.nn.temperature import TemperatureRule
 
 __all__ = ["TEL", "TELFeedForward"]
@@ -75,9 +76,13 @@ class TEL(nn.Module):
     forward that records nothing: an empty batch, a call under ``torch.compile``/``torch.export``
     (diagnostics stay out of compiled graphs) or inside a ``torch.func`` transform.
 
-    Numeric range: outputs are finite for every finite input representable in the dtype (entropy
-    estimates are clamped; the Shannon step cannot overflow).  Diagnostics are computed in float32
-    and may read ``inf`` once :math:`\lVert y - z\rVert^2` exceeds float32's range (|y| ≳ 1e19).
+    Numeric range: for every finite input and a temperature box within
+    :func:`~thermonn.functional.temperature_bounds` of the dtype, outputs and gradients (input, step
+    sizes, temperature, entropy, estimator) are finite; the weight gradient is upstream × input as
+    in :class:`torch.nn.Linear`.  A sample with NaN/inf gives a non-finite output row and changes
+    no other row; an empty batch gives an empty output.  Diagnostics are float32 batch means:
+    ``inf`` beyond |y| ≈ 1e19, NaN if a sample is non-finite.  The box is checked at construction
+    and again when the layer first computes in another dtype (``.half()``, autocast).
 
     Args:
         in_features: size of each input sample.
@@ -85,7 +90,8 @@ class TEL(nn.Module):
         steps: number of descent steps K (≥ 1).
         entropy: ``"logcosh"`` (concave, default), ``"gate"``, ``"bernoulli"``, ``"spin"``,
             ``"shannon"``, or an :class:`~thermonn.functional.Entropy` object.
-        t_min, t_max: the temperature box, ``0 < t_min <= t_max``.
+        t_min, t_max: the temperature box, ``0 < t_min <= t_max``, within what the dtype supports
+            (:func:`~thermonn.functional.temperature_bounds`: float32 [2.4e-38, 4.3e9]).
         beta: temperature EMA rate in ``(0, 1]``.
         temperature: ``"adaptive"`` (entropy-driven) or ``"fixed"`` (a learnable constant).
         estimator: entropy estimator for the adaptive temperature, ``"gaussian"`` or ``"mlp"``
@@ -150,6 +156,8 @@ class TEL(nn.Module):
         ):
             check_bool(name, flag)
         factory: dict[str, Any] = {"device": check_device(device), "dtype": check_dtype(dtype)}
+        self._box_dtype = factory["dtype"] or torch.get_default_dtype()
+        check_temperature_box(t_min, t_max, self._box_dtype)
         self.entropy = resolve_entropy(entropy, features=out_features, **factory)
         _check_entropy_size(self.entropy, out_features)
         self.nonexpansive = bool(nonexpansive)
@@ -191,6 +199,9 @@ class TEL(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         check_input("TEL input", x, self.in_features, self.weight.dtype)
         z = tf.linear(x, self.weight, self.bias)
+        if z.dtype != self._box_dtype and not torch.compiler.is_compiling():
+            check_temperature_box(self.temperature.t_min, self.temperature.t_max, z.dtype)
+            self._box_dtype = z.dtype
         record = self.diagnostics and z.numel() > 0 and _records_here()  # empty: no statistics
         result = tel_descent(
             z,

@@ -135,8 +135,7 @@ class TemperatureRule(nn.Module):
         r"""Entropy estimate :math:`\hat S(y)` per sample: ``(..., d) -> (..., 1)``, float32 or wider."""
         if self.estimator is None:
             return gaussian_entropy(y, self.eps)
-        feats = moment_features(y)
-        return self.estimator(feats.to(self.offset.dtype))
+        return self.estimator(moment_features(y, dtype=self.offset.dtype))
 
     def _target(self, s_hat: Tensor) -> Tensor:
         return target_temperature(s_hat, self.slope, self.offset, self.t_min, self.t_max)

@@ -155,3 +155,34 @@ def test_every_run_config_field_is_reachable_from_the_cli():
     assert config.t_final == 0.1 and config.blocks == ("in-hidden",)
     dests = {a.dest for _, p in LEAVES for a in p._actions}
     assert {f.name for f in fields(RunConfig)} <= dests
+
+
+def test_a_missing_or_corrupt_data_set_is_named_before_the_folder_is_touched(
+    tmp_path, monkeypatch, capsys
+):
+    import gzip
+
+    from helpers import write_idx_dir
+    from thermonn.bench import tasks
+    from thermonn.data import idx
+
+    monkeypatch.setattr(idx, "FASHION_MNIST_DIR", tmp_path / "no-such-dir")
+    tasks._load.cache_clear()
+    out = tmp_path / "sweep"
+    argv = ["bench", "run", "--tasks", "fashion_mnist", "--models", "linear", "--out", str(out)]
+    try:
+        assert main(argv) == 2
+        assert "no-such-dir does not exist" in _one_error_line(capsys)
+        assert not out.exists()
+    finally:
+        tasks._load.cache_clear()
+    data = tmp_path / "idx"
+    data.mkdir()
+    write_idx_dir(data)
+    bad = data / "t10k-labels-idx1-ubyte.gz"
+    bad.write_bytes(gzip.compress(b"\x00\x00\x08\x01")[:-6])  # truncated gzip stream
+    run = tmp_path / "run"
+    argv = ["computer", "train", "--dataset", "mnist", "--data-dir", str(data), "--out", str(run)]
+    assert main(argv) == 2
+    assert f"{bad}: expected a gzip-compressed IDX file" in _one_error_line(capsys)
+    assert not run.exists()

@@ -176,8 +176,8 @@ def _bench(args: argparse.Namespace) -> int:
     else:
         cells = bench.cells_for(args.suite, args.seeds, args.budget)
     unique = list(dict.fromkeys(cells))
-    for c in unique:
-        c.validate()
+    for task in dict.fromkeys(c.validate() for c in unique):
+        task.data()  # a missing data set fails here, before the folder is touched (cached)
     options = bench.RunOptions(args.epochs_scale, args.max_train, args.device, args.threads)
     out = check_out_folder(
         args.out or Path("runs") / f"bench-{args.suite if not args.tasks else 'custom'}"

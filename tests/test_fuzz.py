@@ -76,7 +76,11 @@ def _check_forward(layer, in_features, batch, scale, nan_row, dtype):
     return out
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 300)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", 300)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     kwargs=TEL_KWARGS,
     in_features=_SIZES,

@@ -78,9 +78,9 @@ def write_command(folder: str | os.PathLike[str], argv: list[str]) -> Path:
     return atomic_write_text(Path(folder) / "command.txt", "thermonn " + " ".join(argv) + "\n")
 
 
-# Locks this process holds: resolved folder -> (lock file, depth).  flock is per open file, so a
-# nested folder_lock of the same folder (a CLI command wrapping a library call) must reuse it.
-_HELD: dict[Path, list[Any]] = {}
+# Folders whose lock this process holds.  flock is per open file, so a nested folder_lock of the
+# same folder (a CLI command wrapping a library call) must not take it a second time.
+_HELD: set[Path] = set()
 _HELD_GUARD = threading.Lock()
 
 
@@ -97,17 +97,9 @@ def folder_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     key = folder.resolve()
     with _HELD_GUARD:
-        if key in _HELD:
-            _HELD[key][1] += 1
-            held = True
-        else:
-            held = False
-    if held:
-        try:
-            yield folder
-        finally:
-            with _HELD_GUARD:
-                _HELD[key][1] -= 1
+        nested = key in _HELD
+    if nested:
+        yield folder
         return
     try:
         import fcntl
@@ -130,12 +122,12 @@ def folder_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
         handle.write(f"{os.getpid()}\n")
         handle.flush()
         with _HELD_GUARD:
-            _HELD[key] = [handle, 1]
+            _HELD.add(key)
         try:
             yield folder
         finally:
             with _HELD_GUARD:
-                del _HELD[key]
+                _HELD.discard(key)
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     finally:
         handle.close()

@@ -367,15 +367,15 @@ def read_rows(path: Path) -> RowFile:
     return RowFile(list(rows.values()), duplicates, torn)
 
 
-def load_rows(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
-    """The unique rows of a ``rows.jsonl`` (see :func:`read_rows`).  With ``repair`` (only the
-    folder's lock holder may), a torn last line is removed from the file atomically."""
-    found = read_rows(path)
-    if repair and found.torn:
-        text = path.read_text()
-        kept = text[: text.rstrip("\n").rfind("\n") + 1]
-        atomic_write_text(path, kept)
-    return found.rows
+def load_rows(path: Path) -> list[dict[str, Any]]:
+    """The unique rows of a ``rows.jsonl`` (see :func:`read_rows`); changes nothing on disk."""
+    return read_rows(path).rows
+
+
+def _drop_torn_line(path: Path) -> None:
+    """Remove a torn last line from ``path`` atomically (only the folder's lock holder may)."""
+    text = path.read_text()
+    atomic_write_text(path, text[: text.rstrip("\n").rfind("\n") + 1])
 
 
 def _append(path: Path, row: dict[str, Any]) -> None:
@@ -401,26 +401,30 @@ class SweepResult:
     skipped_unmatched: list[str]
 
 
-def check_folder(out_dir: Path, options: RunOptions) -> None:
+def check_folder(out_dir: Path, options: RunOptions) -> RowFile:
     """Refuse a sweep folder whose finished runs were made with other run options, or whose
     files are unreadable; changes nothing on disk (call it before writing into the folder).
+
+    Returns:
+        the folder's rows, as :func:`read_rows` found them.
 
     Raises:
         ValueError: naming the folder, the option and both values, or the unreadable file.
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--out {out_dir}: expected a folder, got an existing file")
-    rows = read_rows(out_dir / "rows.jsonl").rows
+    found = read_rows(out_dir / "rows.jsonl")
     before = read_json(out_dir / "machine.json")
     read_json(out_dir / "matching.json")
-    if before is None or not rows:
-        return
+    if before is None or not found.rows:
+        return found
     for name in ("epochs_scale", "max_train", "device"):
         if before.get(name) != getattr(options, name):
             raise ValueError(
                 f"{out_dir} holds runs made with {name}={before.get(name)!r}; this sweep uses "
                 f"{name}={getattr(options, name)!r}. Use another output folder."
             )
+    return found
 
 
 def run_sweep(
@@ -432,6 +436,7 @@ def run_sweep(
     strict: bool = False,
     progress: Callable[[dict[str, Any]], object] | None = None,
     on_plan: Callable[[Cell, Match], object] | None = None,
+    before_write: Callable[[], object] | None = None,
 ) -> SweepResult:
     """Run every cell not yet in ``out_dir/rows.jsonl``; with ``jobs > 1`` in worker processes.
 
@@ -439,13 +444,15 @@ def run_sweep(
     match misses the tolerance runs flagged (``matched: false``), or with ``strict`` is skipped
     and listed — never run silently unmatched.  The folder is locked for the whole sweep
     (:func:`thermonn._io.folder_lock`): a second sweep into it fails at once, naming the PID.
+    Everything is checked before the first write; ``before_write`` is called then, under the
+    lock (the CLI records its command line).
     """
     cells = list(dict.fromkeys(cells))
     for task in dict.fromkeys(c.validate() for c in cells):
         task.data()  # a missing data set fails here, before anything runs (cached)
     check_folder(out_dir, options)
     with folder_lock(out_dir):
-        return _sweep(cells, out_dir, options, jobs, strict, progress, on_plan)
+        return _sweep(cells, out_dir, options, jobs, strict, progress, on_plan, before_write)
 
 
 def _sweep(
@@ -456,15 +463,20 @@ def _sweep(
     strict: bool,
     progress: Callable[[dict[str, Any]], object] | None,
     on_plan: Callable[[Cell, Match], object] | None,
+    before_write: Callable[[], object] | None,
 ) -> SweepResult:
-    check_folder(out_dir, options)  # again, now that the lock is held
+    found = check_folder(out_dir, options)  # again, now that the lock is held
     rows_path, match_path = out_dir / "rows.jsonl", out_dir / "matching.json"
-    rows = load_rows(rows_path, repair=True)
-    done = {r["key"] for r in rows}
     matches = read_json(match_path) or {}
     for key, m in matches.items():
         if not (isinstance(m, dict) and {"matched", "width", "knobs"} <= set(m)):
             raise ValueError(f"{match_path}: entry {key!r} is not a matching record; delete it")
+    if before_write is not None:
+        before_write()
+    if found.torn:
+        _drop_torn_line(rows_path)
+    rows = found.rows
+    done = {r["key"] for r in rows}
     for c in cells:
         if c.plan_key not in matches:
             m = plan(c)

@@ -182,7 +182,7 @@ def _bench(args: argparse.Namespace) -> int:
     out = check_out_folder(
         args.out or Path("runs") / f"bench-{args.suite if not args.tasks else 'custom'}"
     )
-    bench.check_folder(out, options)
+    done = {r["key"] for r in bench.check_folder(out, options).rows}  # before any progress bar
     from tqdm import tqdm
 
     def on_plan(cell: bench.Cell, match: bench.Match) -> None:
@@ -192,38 +192,33 @@ def _bench(args: argparse.Namespace) -> int:
             )
             tqdm.write(f"unmatched budget: {cell.plan_key}: {match.describe()} -> {verdict}")
 
-    with folder_lock(out):
-        bench.check_folder(out, options)  # again, under the lock
-        write_command(out, args.argv)
-        done = {r["key"] for r in bench.load_rows(out / "rows.jsonl")}
-        with tqdm(
-            total=len(unique),
-            initial=sum(c.key in done for c in unique),
-            desc="bench",
-            unit="run",
-            disable=args.no_progress,
-        ) as bar:
+    with tqdm(
+        total=len(unique),
+        initial=sum(c.key in done for c in unique),
+        desc="bench",
+        unit="run",
+        disable=args.no_progress,
+    ) as bar:
 
-            def progress(row: dict[str, Any]) -> None:
-                bar.update()
-                bar.set_postfix_str(
-                    f"{row['task']}/{row['model']} {row['metric']}={row['value']:.4f}"
-                )
+        def progress(row: dict[str, Any]) -> None:
+            bar.update()
+            bar.set_postfix_str(f"{row['task']}/{row['model']} {row['metric']}={row['value']:.4f}")
 
-            result = bench.run_sweep(
-                cells,
-                out,
-                options,
-                jobs=args.jobs,
-                strict=args.strict_matching,
-                progress=progress,
-                on_plan=on_plan,
-            )
-            bar.update(len(unique) - bar.n)
-        print(f"ran {result.ran} new runs; {len(result.rows)} rows in {out / 'rows.jsonl'}")
-        for key in result.skipped_unmatched:
-            print(f"skipped, unmatched within tolerance: {key}")
-        print(f"report: {write_report(out)}")
+        result = bench.run_sweep(
+            cells,
+            out,
+            options,
+            jobs=args.jobs,
+            strict=args.strict_matching,
+            progress=progress,
+            on_plan=on_plan,
+            before_write=lambda: write_command(out, args.argv),
+        )
+        bar.update(len(unique) - bar.n)
+    print(f"ran {result.ran} new runs; {len(result.rows)} rows in {out / 'rows.jsonl'}")
+    for key in result.skipped_unmatched:
+        print(f"skipped, unmatched within tolerance: {key}")
+    print(f"report: {write_report(out)}")
     return 0
 
 

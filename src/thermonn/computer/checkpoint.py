@@ -62,6 +62,11 @@ def load_tensors(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], dict[
         ) from None
 
 
+def _finite(t: Tensor) -> bool:
+    """No NaN or inf: no trainer ever saves one, so a file holding one is corrupt."""
+    return not t.is_floating_point() or bool(torch.isfinite(t).all())
+
+
 def load_module(
     module: nn.Module, tensors: dict[str, Tensor], *, source: str, prefix: str = ""
 ) -> nn.Module:
@@ -84,7 +89,7 @@ def load_module(
                 f"{source}: {name} has shape {tuple(value.shape)}, expected {tuple(state[name].shape)} "
                 "for this machine/teacher configuration"
             )
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        if not _finite(value):
             raise ValueError(
                 f"{source}: {name} holds NaN or inf values; the file is corrupt (delete it to "
                 "recompute that stage)"
@@ -118,7 +123,7 @@ def optimizer_from_tensors(
     for name, value in tensors.items():
         if name.startswith(prefix):
             index, key = name[len(prefix) :].split(".", 1)
-            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            if not _finite(value):
                 raise ValueError(f"optimizer state {name} holds NaN or inf values")
             state.setdefault(int(index), {})[key] = value
     optimizer.load_state_dict({"state": state, "param_groups": groups})

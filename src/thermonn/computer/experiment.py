@@ -135,10 +135,6 @@ class Run:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _saved_config(folder: Path) -> dict[str, Any] | None:
-    return read_json(folder / "config.json")
-
-
 def _config_from_json(raw: dict[str, Any], source: Path) -> RunConfig:
     try:
         return RunConfig(**{**raw, "blocks": tuple(raw.get("blocks", MachineConfig().blocks))})
@@ -166,7 +162,7 @@ def check_run_folder(folder: str | os.PathLike[str], config: RunConfig) -> None:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{folder}: expected a run folder, got a file")
-    old = _saved_config(folder)
+    old = read_json(folder / "config.json")
     if old is not None and old != config.to_json():
         diff = {k: (old.get(k), v) for k, v in config.to_json().items() if old.get(k) != v}
         raise ValueError(
@@ -305,7 +301,7 @@ def load_run(folder: str | os.PathLike[str]) -> Run:
             raise FileNotFoundError(
                 f"{folder}: no {name}; train first with `thermonn computer train --out {folder}`"
             )
-    config = _config_from_json(_saved_config(folder) or {}, folder / "config.json")
+    config = _config_from_json(read_json(folder / "config.json") or {}, folder / "config.json")
     data = load_data(config)
     teacher = build_teacher(data.num_features)
     load_module(

@@ -13,8 +13,10 @@ from thermonn.functional.entropy import (
 from thermonn.functional.tel import TELResult, TELTrace
 from thermonn.nn import (
     TEL,
+    AdaptiveTemperature,
     ConversionReport,
     DiagnosticsLog,
+    FixedTemperature,
     Replacement,
     TELFeedForward,
     TemperatureRule,
@@ -26,11 +28,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "TEL",
+    "AdaptiveTemperature",
     "Bernoulli",
     "ConversionReport",
     "CustomEntropy",
     "DiagnosticsLog",
     "Entropy",
+    "FixedTemperature",
     "Gate",
     "LogCosh",
     "Replacement",

@@ -6,9 +6,9 @@ r"""The TEL descent core: K gradient steps on the free energy, with diagnostics.
 
     y_0 = z, \qquad y_{k+1} = y_k - \eta_k\,\nabla F_{T_k}(y_k), \qquad k = 0, \dots, K-1,
 
-with :math:`T_k` from a temperature rule and the step rule supplied by the entropy (primal or dual
-coordinate, see :mod:`thermonn.functional.entropy`).  Every module that runs free-energy descent
-calls :func:`tel_descent`; there is no second copy of this loop.
+with :math:`T_k` from a temperature rule and the step rule named by the entropy (primal or dual
+coordinate, see :mod:`thermonn.functional.entropy.descent`).  Every module that runs free-energy
+descent calls :func:`tel_descent`; there is no second copy of this loop.
 
 Numeric range: for every finite :math:`z` and temperatures within
 :func:`~thermonn.functional.temperature_bounds` of ``z``'s dtype, the output and the gradients
@@ -31,7 +31,7 @@ from thermonn.functional.free_energy import free_energy, free_energy_grad
 __all__ = [
     "TELResult",
     "TELTrace",
-    "TemperatureSchedule",
+    "TemperatureUpdate",
     "tel_descent",
 ]
 
@@ -63,8 +63,10 @@ class TELResult(NamedTuple):
     trace: TELTrace | None
 
 
-class TemperatureSchedule(Protocol):
-    """What the descent core needs from a temperature rule (see :class:`thermonn.nn.TemperatureRule`).
+class TemperatureUpdate(Protocol):
+    r"""The per-step temperature update the descent core calls: :math:`T_0` from :math:`y_0`,
+    then :math:`T_k` from :math:`T_{k-1}` and :math:`y_k` (implemented by the rules of
+    :mod:`thermonn.nn.temperature`).
 
     ``initial(y0)`` and ``next(t, y, k)`` return ``(T, S_hat)``; ``S_hat`` may be ``None`` when the
     rule did not need it, and ``estimate(y)`` then supplies it for diagnostics.
@@ -79,7 +81,7 @@ class TemperatureSchedule(Protocol):
 
 def _record(
     entropy: Entropy,
-    temperature: TemperatureSchedule,
+    temperature: TemperatureUpdate,
     state: Tensor,
     z: Tensor,
     t: Tensor,
@@ -99,7 +101,7 @@ def tel_descent(
     z: Tensor,
     *,
     entropy: Entropy,
-    temperature: TemperatureSchedule,
+    temperature: TemperatureUpdate,
     etas: Tensor,
     diagnostics: bool = False,
 ) -> TELResult:
@@ -110,10 +112,12 @@ def tel_descent(
             ``entropy.descent_input(z)`` (``z`` itself, or clipped where the output is saturated)
             in ``entropy.descent_dtype(z.dtype)`` (float32 for float16 dual entropies), the
             diagnostics ``z``.
-        entropy: the entropy strategy; owns the step rule (primal or dual coordinate).
+        entropy: the entropy strategy; its descent hooks run its step rule (primal or dual
+            coordinate).
         temperature: the temperature rule, giving :math:`T_0` and :math:`T_{k+1}` from the iterates.
         etas: step sizes :math:`\eta_0, \dots, \eta_{K-1}`, shape ``(K,)``.
-        diagnostics: also return a :class:`TELTrace` (10–40% more time at K = 4).
+        diagnostics: also return a :class:`TELTrace` (extra statistics per step; its cost is
+            measured in ``benchmarks/results/tel_overhead.md``).
 
     Returns:
         :class:`TELResult` with ``output`` :math:`y_K` of shape ``(..., d)`` and ``z``'s dtype.

@@ -51,7 +51,8 @@ ENTROPY_CAP = 50.0
 _HALF_LOG_2PI_E = 0.5 * math.log(2.0 * math.pi * math.e)
 
 
-def _stat_dtype(y: Tensor) -> Tensor:
+def _at_least_float32(y: Tensor) -> Tensor:
+    """``y`` in the statistics dtype: unchanged in float32/float64, else cast to float32."""
     return y if y.dtype in (torch.float32, torch.float64) else y.float()
 
 
@@ -85,7 +86,7 @@ def gaussian_entropy(y: Tensor, eps: float = 1e-5) -> Tensor:
     :math:`1/(2\sqrt{d\varepsilon})`.  Finite, with a finite gradient, for every finite input
     (huge rows are rescaled exactly, see the module docstring).
     """
-    ys, scale, big = _rescale_rows(_stat_dtype(y))
+    ys, scale, big = _rescale_rows(_at_least_float32(y))
     if ys.numel() == 0:  # an empty batch: nothing to estimate (and no torch warning about it)
         return ys.new_zeros(*ys.shape[:-1], 1)
     var = ys.var(dim=-1, unbiased=False, keepdim=True)
@@ -110,7 +111,7 @@ def moment_features(y: Tensor, dtype: torch.dtype | None = None) -> Tensor:
     float16 MLP would otherwise read ``inf`` for a variance above 65504, and ``0 * inf`` in its
     weight gradient); without it, they stay in the statistics dtype.
     """
-    y = _stat_dtype(y)
+    y = _at_least_float32(y)
     if y.numel() == 0:
         return y.new_zeros(*y.shape[:-1], 3, dtype=dtype or y.dtype)
     ys, scale, _ = _rescale_rows(y)

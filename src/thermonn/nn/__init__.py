@@ -3,17 +3,25 @@
 from thermonn.nn.convert import ACTIVATIONS, DEFAULT_RULES, ConversionReport, Replacement, convert
 from thermonn.nn.diagnostics import DiagnosticsLog, collect_diagnostics
 from thermonn.nn.tel import TEL, TELFeedForward
-from thermonn.nn.temperature import TemperatureRule
+from thermonn.nn.temperature import (
+    AdaptiveTemperature,
+    FixedTemperature,
+    TemperatureRule,
+    temperature_rule,
+)
 
 __all__ = [
     "ACTIVATIONS",
     "DEFAULT_RULES",
     "TEL",
+    "AdaptiveTemperature",
     "ConversionReport",
     "DiagnosticsLog",
+    "FixedTemperature",
     "Replacement",
     "TELFeedForward",
     "TemperatureRule",
     "collect_diagnostics",
     "convert",
+    "temperature_rule",
 ]

@@ -21,7 +21,7 @@ from thermonn._validation import (
 from thermonn.functional.entropy import Entropy, resolve_entropy
 from thermonn.functional.tel import TELTrace, tel_descent
 from thermonn.functional.temperature import check_temperature_box
-from thermonn.nn.temperature import TemperatureRule
+from thermonn.nn.temperature import TemperatureRule, temperature_rule
 
 __all__ = ["TEL", "TELFeedForward"]
 
@@ -64,7 +64,8 @@ class TEL(nn.Module):
     the free energy at fixed T is strongly convex, each step contracts, and
     :math:`\lVert\partial y_K/\partial z\rVert \le 1/\mu` independently of K.  The temperature
     :math:`T_k \in [T_{\min}, T_{\max}]` follows an entropy estimate of the iterate
-    (:class:`~thermonn.nn.TemperatureRule`).
+    (:class:`~thermonn.nn.AdaptiveTemperature`) or is a learnable constant
+    (:class:`~thermonn.nn.FixedTemperature`).
 
     With ``nonexpansive=True`` (concave entropy, :math:`\eta \le \min(1, 2/L)`, and a temperature
     that does not depend on the input within a forward pass) the map :math:`z \mapsto y_K` is
@@ -99,10 +100,10 @@ class TEL(nn.Module):
             would never receive a gradient).
         nonexpansive: enforce the 1-Lipschitz mode described above.
         bias: learn the additive bias of the projection.
-        diagnostics: record :attr:`last_trace` on every forward.  Exact full-batch statistics add
-            10–40% to a TEL feed-forward's forward+backward time at K = 4
-            (``benchmarks/results/tel_overhead.md``): turn them off for speed;
-            :func:`~thermonn.collect_diagnostics` turns them on where needed.
+        diagnostics: record :attr:`last_trace` on every forward.  The exact full-batch
+            statistics cost time (measured in ``benchmarks/results/tel_overhead.md``, summarised
+            in ``docs/tel.md``): turn them off for speed; :func:`~thermonn.collect_diagnostics`
+            turns them on where needed.
 
     Shape:
         - Input: :math:`(*, H_{in})`; Output: :math:`(*, H_{out})`.
@@ -118,6 +119,7 @@ class TEL(nn.Module):
     """
 
     last_trace: TELTrace | None
+    temperature: TemperatureRule
 
     def __init__(
         self,
@@ -162,11 +164,11 @@ class TEL(nn.Module):
         _check_entropy_size(self.entropy, out_features)
         self.nonexpansive = bool(nonexpansive)
         self.eta_max = self.entropy.step_bound(t_min, t_max, nonexpansive=self.nonexpansive)
-        self.temperature = TemperatureRule(
+        self.temperature = temperature_rule(
+            temperature,
             t_min=t_min,
             t_max=t_max,
             beta=beta,
-            mode=temperature,
             estimator=estimator,
             steps=self.steps,
             running=self.nonexpansive,

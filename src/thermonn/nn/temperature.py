@@ -1,6 +1,6 @@
-r"""TEL's temperature rule: entropy-driven adaptive temperature, or a learnable constant.
+r"""TEL's temperature rules: entropy-driven adaptive temperature, or a learnable constant.
 
-Adaptive (two time scales):
+:class:`AdaptiveTemperature` (two time scales):
 
 .. math::
 
@@ -19,13 +19,18 @@ The buffer holds K + 1 entries; the last one only feeds the diagnostic :math:`T_
 moves on forwards that record diagnostics.  An empty batch leaves the buffer unchanged, and only
 finite estimates enter it: a NaN sample cannot poison later batches.
 
-Fixed: :math:`T = T_{\min} + (T_{\max}-T_{\min})\,\sigma(\theta)`, one learnable scalar.
+:class:`FixedTemperature`: :math:`T = T_{\min} + (T_{\max}-T_{\min})\,\sigma(\theta)`, one learnable
+scalar.
+
+Both implement :class:`~thermonn.functional.TemperatureUpdate`, the interface of the descent core;
+:func:`temperature_rule` turns TEL's ``temperature=`` name into one of them, once, at construction.
 """
 
 from __future__ import annotations
 
+import abc
 import math
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -37,7 +42,14 @@ from thermonn.functional.temperature import (
     target_temperature,
 )
 
-__all__ = ["ESTIMATORS", "TEMPERATURE_MODES", "TemperatureRule"]
+__all__ = [
+    "ESTIMATORS",
+    "TEMPERATURE_MODES",
+    "AdaptiveTemperature",
+    "FixedTemperature",
+    "TemperatureRule",
+    "temperature_rule",
+]
 
 TEMPERATURE_MODES = ("adaptive", "fixed")
 ESTIMATORS = ("gaussian", "mlp")
@@ -45,21 +57,110 @@ ESTIMATORS = ("gaussian", "mlp")
 _UNIT_GAUSSIAN_ENTROPY = 0.5 * math.log(2.0 * math.pi * math.e)
 
 
-class TemperatureRule(nn.Module):
-    """Temperature rule of one TEL layer (see the module docstring for the equations).
+def _check_estimator(estimator: str, *, untrainable: str | None) -> None:
+    """``estimator`` must be a known name, and ``"gaussian"`` where the MLP could not be trained
+    (``untrainable`` names that setting)."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator: expected one of {ESTIMATORS}, got {estimator!r}")
+    if estimator == "mlp" and untrainable is not None:
+        # The MLP would only ever run without gradient (diagnostics, running statistics): its
+        # parameters could never be trained.
+        raise ValueError(
+            f"estimator: expected 'gaussian' with {untrainable}, where the MLP estimator would "
+            f"receive no gradient, got 'mlp'"
+        )
+
+
+class TemperatureRule(nn.Module, abc.ABC):
+    r"""Base of TEL's temperature rules: the box :math:`[T_{\min}, T_{\max}]` and the entropy
+    estimate :math:`\hat S` reported by the diagnostics (Gaussian unless a subclass learns one).
+
+    Subclasses give :meth:`initial` (:math:`T_0`) and :meth:`next` (:math:`T_k` from
+    :math:`T_{k-1}`); see the module docstring for the equations.
+
+    Args:
+        t_min, t_max: the hard box; ``0 < t_min <= t_max``.
+        eps: variance floor of the Gaussian estimate.
+    """
+
+    mode: ClassVar[str]
+    """The ``temperature=`` name of the rule."""
+
+    def __init__(self, *, t_min: float, t_max: float, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.t_min, self.t_max, self.eps = float(t_min), float(t_max), float(eps)
+
+    @abc.abstractmethod
+    def reset_parameters(self) -> None: ...
+
+    def estimate(self, y: Tensor) -> Tensor:
+        r"""Entropy estimate :math:`\hat S(y)` per sample: ``(..., d) -> (..., 1)``, float32 or wider."""
+        return gaussian_entropy(y, self.eps)
+
+    @abc.abstractmethod
+    def initial(self, y: Tensor) -> tuple[Tensor, Tensor | None]:
+        """:math:`T_0` and :math:`\\hat S_0` (``None`` when not computed) for the first iterate."""
+
+    @abc.abstractmethod
+    def next(self, t: Tensor, y: Tensor, k: int) -> tuple[Tensor, Tensor | None]:
+        """:math:`T_k` from :math:`T_{k-1}` and the iterate :math:`y_k`, and :math:`\\hat S_k`."""
+
+
+class FixedTemperature(TemperatureRule):
+    r"""A learnable constant temperature :math:`T = T_{\min} + (T_{\max}-T_{\min})\,\sigma(\theta)`.
+
+    Args:
+        t_min, t_max: the hard box; ``0 < t_min <= t_max``.
+        eps: variance floor of the Gaussian estimate reported by the diagnostics.
+    """
+
+    mode: ClassVar[str] = "fixed"
+
+    def __init__(
+        self,
+        *,
+        t_min: float,
+        t_max: float,
+        eps: float = 1e-5,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(t_min=t_min, t_max=t_max, eps=eps)
+        self.theta = nn.Parameter(torch.empty((), device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.theta)
+
+    def value(self) -> Tensor:
+        """The temperature, a 0-d tensor in the box."""
+        return self.t_min + (self.t_max - self.t_min) * torch.sigmoid(self.theta)
+
+    def initial(self, y: Tensor) -> tuple[Tensor, Tensor | None]:
+        return self.value(), None
+
+    def next(self, t: Tensor, y: Tensor, k: int) -> tuple[Tensor, Tensor | None]:
+        return t, None
+
+    def extra_repr(self) -> str:
+        return f"t_min={self.t_min}, t_max={self.t_max}"
+
+
+class AdaptiveTemperature(TemperatureRule):
+    """The entropy-driven temperature of TEL (see the module docstring for the equations).
 
     Args:
         t_min, t_max: the hard box; ``0 < t_min <= t_max``.
         beta: EMA rate in ``(0, 1]``.
-        mode: ``"adaptive"`` or ``"fixed"``.
-        estimator: ``"gaussian"`` or ``"mlp"`` (the MLP only with the adaptive, non-running rule,
-            the one place it receives gradients).
+        estimator: ``"gaussian"`` or ``"mlp"`` (the MLP only without running statistics, the one
+            setting where it receives gradients).
         steps: number of descent steps K (sizes the running buffers).
         running: use running entropy statistics instead of the live iterate (see above).
         momentum: update rate of the running statistics.
         eps: variance floor of the Gaussian estimate.
     """
 
+    mode: ClassVar[str] = "adaptive"
     running_entropy: Tensor
 
     def __init__(
@@ -68,7 +169,6 @@ class TemperatureRule(nn.Module):
         t_min: float,
         t_max: float,
         beta: float,
-        mode: str = "adaptive",
         estimator: str = "gaussian",
         steps: int,
         running: bool = False,
@@ -77,38 +177,21 @@ class TemperatureRule(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        if mode not in TEMPERATURE_MODES:
-            raise ValueError(f"temperature: expected one of {TEMPERATURE_MODES}, got {mode!r}")
-        if estimator not in ESTIMATORS:
-            raise ValueError(f"estimator: expected one of {ESTIMATORS}, got {estimator!r}")
-        if estimator == "mlp" and (mode == "fixed" or running):
-            # The MLP would only ever run without gradient (diagnostics, running statistics):
-            # its parameters could never be trained.
-            raise ValueError(
-                "estimator: expected 'gaussian' with "
-                + (
-                    "temperature='fixed'"
-                    if mode == "fixed"
-                    else "running statistics (nonexpansive=True)"
-                )
-                + ", where the MLP estimator would receive no gradient, got 'mlp'"
-            )
+        super().__init__(t_min=t_min, t_max=t_max, eps=eps)
+        _check_estimator(
+            estimator, untrainable="running statistics (nonexpansive=True)" if running else None
+        )
         if not 0.0 < momentum <= 1.0:
             raise ValueError(f"momentum: expected a value in (0, 1], got {momentum!r}")
-        self.t_min, self.t_max, self.beta = float(t_min), float(t_max), float(beta)
-        self.mode, self.estimator_name = mode, estimator
-        self.running, self.momentum, self.eps = bool(running), float(momentum), float(eps)
+        self.beta, self.estimator_name = float(beta), estimator
+        self.running, self.momentum = bool(running), float(momentum)
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
-        if mode == "fixed":
-            self.theta = nn.Parameter(torch.empty((), **factory))
-        else:
-            self.slope = nn.Parameter(torch.empty((), **factory))
-            self.offset = nn.Parameter(torch.empty((), **factory))
-            if running:
-                self.register_buffer(
-                    "running_entropy", torch.empty(steps + 1, device=device, dtype=torch.float32)
-                )
+        self.slope = nn.Parameter(torch.empty((), **factory))
+        self.offset = nn.Parameter(torch.empty((), **factory))
+        if running:
+            self.register_buffer(
+                "running_entropy", torch.empty(steps + 1, device=device, dtype=torch.float32)
+            )
         self.estimator: nn.Sequential | None = (
             nn.Sequential(nn.Linear(3, 8, **factory), nn.Tanh(), nn.Linear(8, 1, **factory))
             if estimator == "mlp"
@@ -117,9 +200,6 @@ class TemperatureRule(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.mode == "fixed":
-            nn.init.zeros_(self.theta)
-            return
         nn.init.ones_(self.slope)
         nn.init.constant_(self.offset, _UNIT_GAUSSIAN_ENTROPY)
         if self.running:
@@ -134,7 +214,7 @@ class TemperatureRule(nn.Module):
     def estimate(self, y: Tensor) -> Tensor:
         r"""Entropy estimate :math:`\hat S(y)` per sample: ``(..., d) -> (..., 1)``, float32 or wider."""
         if self.estimator is None:
-            return gaussian_entropy(y, self.eps)
+            return super().estimate(y)
         return self.estimator(moment_features(y, dtype=self.offset.dtype))
 
     def _target(self, s_hat: Tensor) -> Tensor:
@@ -158,23 +238,13 @@ class TemperatureRule(nn.Module):
         old = self.running_entropy[k]
         self.running_entropy[k] = torch.where(count > 0, old.lerp(mean, self.momentum), old)
 
-    def fixed_value(self) -> Tensor:
-        """The learnable constant temperature (``mode="fixed"``), a 0-d tensor in the box."""
-        return self.t_min + (self.t_max - self.t_min) * torch.sigmoid(self.theta)
-
     def initial(self, y: Tensor) -> tuple[Tensor, Tensor | None]:
-        """:math:`T_0` and :math:`\\hat S_0` (``None`` when not computed) for the first iterate."""
-        if self.mode == "fixed":
-            return self.fixed_value(), None
         if self.running:
             return self._running_target(y, 0)
         s_hat = self.estimate(y)
         return self._target(s_hat), s_hat
 
     def next(self, t: Tensor, y: Tensor, k: int) -> tuple[Tensor, Tensor | None]:
-        """:math:`T_k` from :math:`T_{k-1}` and the iterate :math:`y_k`."""
-        if self.mode == "fixed":
-            return t, None
         if self.running:
             target, s_hat = self._running_target(y, k)
             return ema(t, target, self.beta), s_hat
@@ -183,6 +253,49 @@ class TemperatureRule(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"mode={self.mode!r}, estimator={self.estimator_name!r}, t_min={self.t_min}, "
-            f"t_max={self.t_max}, beta={self.beta}, running={self.running}"
+            f"estimator={self.estimator_name!r}, t_min={self.t_min}, t_max={self.t_max}, "
+            f"beta={self.beta}, running={self.running}"
         )
+
+
+def temperature_rule(
+    mode: str = "adaptive",
+    *,
+    t_min: float,
+    t_max: float,
+    beta: float,
+    estimator: str = "gaussian",
+    steps: int,
+    running: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> TemperatureRule:
+    """The temperature rule named ``mode`` (TEL's ``temperature=``), resolved once.
+
+    ``"adaptive"`` gives an :class:`AdaptiveTemperature` with every argument; ``"fixed"`` a
+    :class:`FixedTemperature`, which needs no ``beta``, ``steps``, ``running`` or ``momentum``
+    (a constant is input-independent already) and accepts only the ``"gaussian"`` estimator.
+
+    Raises:
+        ValueError: for an unknown ``mode`` or ``estimator`` (the message lists the valid ones),
+            an ``"mlp"`` estimator where it would receive no gradient, or a bad ``momentum``.
+    """
+    if mode == "adaptive":
+        return AdaptiveTemperature(
+            t_min=t_min,
+            t_max=t_max,
+            beta=beta,
+            estimator=estimator,
+            steps=steps,
+            running=running,
+            momentum=momentum,
+            eps=eps,
+            device=device,
+            dtype=dtype,
+        )
+    if mode == "fixed":
+        _check_estimator(estimator, untrainable="temperature='fixed'")
+        return FixedTemperature(t_min=t_min, t_max=t_max, eps=eps, device=device, dtype=dtype)
+    raise ValueError(f"temperature: expected one of {TEMPERATURE_MODES}, got {mode!r}")

@@ -1,1 +1,0 @@
-"""The thermodynamic computer experiment: data, teacher, trainers, evaluation and energetics."""

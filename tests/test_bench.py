@@ -1,10 +1,15 @@
 """Benchmark harness: FLOP counting and matching against analytic counts, baseline blocks
-against their defining equations, resumable sweeps, statistics, CLI and bad input."""
+against their defining equations, resumable sweeps, statistics against hand formulas, CLI and bad
+input."""
 
 import json
+import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from scipy import stats
 from torch import nn
 
 from thermonn.bench import (
@@ -20,9 +25,9 @@ from thermonn.bench import (
 from thermonn.bench.backbones import build_backbone
 from thermonn.bench.baselines import DEQBlock, EnergyDescent, HopfieldBlock
 from thermonn.bench.families import FAMILIES
-from thermonn.bench.report import compare
-from thermonn.bench.runner import load_rows, plan
-from thermonn.bench.tasks import get_task
+from thermonn.bench.runner import _host_record, load_rows, plan
+from thermonn.bench.stats import compare
+from thermonn.bench.tasks import KINDS, TASKS, get_task
 from thermonn.cli.main import main
 from thermonn.nn.tel import TEL
 
@@ -56,9 +61,16 @@ def test_match_width_is_the_closest_width_by_brute_force():
 
 
 def test_deq_cannot_match_flops_and_says_so():
+    # wine: 13 features, 3 classes; the reference GELU MLP at width 16 has 13*16 + 16 + 16*3 + 3
+    # parameters and 2 (13*16 + 16*3) FLOPs per sample
     m = plan(Cell("wine", "deq"))
-    assert abs(m.param_error) <= 0.05
-    assert not m.matched and m.flop_error > 1.0  # weight tying: iterations cost matmuls
+    assert (m.target_params, m.target_flops) == (275, 2 * (13 * 16 + 16 * 3))
+    # DEQ at width w: U (13w + w), W (w^2, no bias), readout (3w + 3); the FLOPs count U, the 8
+    # fixed-point iterations' W and the readout, so weight tying cannot match FLOPs
+    w = 10
+    assert m.width == w and m.params == w * w + 17 * w + 3
+    assert m.flops == 2 * (13 * w + 8 * w * w + 3 * w)
+    assert not m.matched and m.flop_error == pytest.approx(1920 / 512 - 1)
     assert "FLOPs" in m.describe()
 
 
@@ -73,10 +85,17 @@ def test_energy_descent_gradient_is_the_energys_gradient():
     torch.testing.assert_close(closed, grad)
 
 
-def test_hopfield_association_is_a_distribution():
-    p = HopfieldBlock(6, 9, key_dim=4)(torch.randn(3, 6))
-    assert p.shape == (3, 9) and (p >= 0).all()
-    torch.testing.assert_close(p.sum(-1), torch.ones(3))
+def test_hopfield_association_is_the_softmax_of_scaled_pattern_similarities():
+    block = HopfieldBlock(6, 9, key_dim=4).double()
+    x = torch.randn(3, 6, dtype=torch.float64)
+    # p_ij = exp(beta k_j . q_i) / sum_l exp(beta k_l . q_i), q = W_q x + b, beta = 1/sqrt(d_k)
+    beta = block.log_beta.exp()
+    assert beta.item() == pytest.approx(1 / math.sqrt(4))
+    q = x @ block.query.weight.T + block.query.bias
+    logits = beta * q @ block.patterns.T
+    expected = logits.exp() / logits.exp().sum(-1, keepdim=True)
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), expected)
 
 
 def test_deq_block_returns_a_fixed_point():
@@ -100,16 +119,41 @@ def test_run_cell_is_deterministic_and_complete():
     a = run_cell(Cell("wine", "tel", seed=3), QUICK)
     b = run_cell(Cell("wine", "tel", seed=3), QUICK)
     assert a["value"] == b["value"] and a["test_loss"] == b["test_loss"]
-    assert (
-        a["status"] == "ok"
-        and a["matched"]
-        and a["params"] == count_parameters(FAMILIES["tel"].build(13, 3, a["width"]))
-    )
+    assert a["status"] == "ok" and a["matched"]
+    # TEL at width w on wine (13 → 3): W and b (13w + w), K = 4 step logits, the adaptive
+    # temperature's slope and offset, readout (3w + 3); 17w + 9 is closest to the MLP's 275 at 16
+    w = 16
+    assert a["width"] == w and a["params"] == 17 * w + 9
+    # matmuls only: forward 2 (13w + 3w); backward both weight gradients and the hidden gradient
+    assert a["flops_forward"] == 2 * (13 * w + 3 * w)
+    assert a["flops_train_step"] == 2 * a["flops_forward"] + 2 * w * 3
     assert len(a["traces"]["0"]["temperature"]) == 5  # K + 1 on real data
-    assert a["flops_train_step"] > a["flops_forward"] > 0 and a["saved_activation_mib"] > 0
+
+
+def test_saved_activations_are_the_tensors_autograd_keeps():
+    row = run_cell(Cell("diabetes", "linear"), QUICK)
+    # Linear(10 → w) → Linear(w → 1), matched to the GELU MLP's parameters: w = 16; one training
+    # batch of 32 keeps the input (32 x 10), the hidden layer (32 x w) and, for the mean-square
+    # loss, output and target (32 x 1 each), all float32
+    w = 16
+    assert row["width"] == w and row["params"] == 10 * w + w + w + 1
+    assert row["saved_activation_mib"] * 2**20 == 4 * 32 * (10 + w + 1 + 1)
 
 
 def test_task_scores_against_oracles():
+    cls = get_task("wine")
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0], [1.0, 0.0, 0.0]])
+    labels = torch.tensor([0, 1, 2, 2])  # the last one is wrong
+    nll = [
+        -math.log(math.exp(z[y]) / sum(math.exp(v) for v in z))
+        for z, y in zip(logits.tolist(), labels.tolist(), strict=True)
+    ]
+    accuracy, loss = cls.score(logits, labels)
+    assert accuracy == 0.75 and loss == pytest.approx(sum(nll) / 4)
+    ae = get_task("digits_ae")
+    x, y = torch.randn(6, 4), torch.randint(0, 10, (6,))
+    assert ae.target(x, y) is x and cls.target(x, y) is y
+    assert ae.score(torch.zeros(6, 4), x) == pytest.approx((x.square().mean().item(),) * 2)
     reg = get_task("diabetes")
     y = torch.randn(50, 1)
     assert reg.score(y, y)[0] == pytest.approx(1.0)
@@ -119,10 +163,22 @@ def test_task_scores_against_oracles():
     assert lm.score(logits, target)[0] == pytest.approx(4.0)  # uniform over 16: 4 bits
 
 
-def test_sweep_resumes_without_recomputing(tmp_path):
+def test_every_committed_row_has_its_tasks_metric():
+    rows = load_rows(Path(__file__).parents[1] / "benchmarks/results/tel_bench/rows.jsonl")
+    assert {(r["task"], r["metric"]) for r in rows} == {
+        (name, t.metric) for name, t in TASKS.items()
+    }
+    assert {t.kind.name for t in TASKS.values()} == set(KINDS)
+
+
+def test_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
+    validated = []
+    validate = Cell.validate
+    monkeypatch.setattr(Cell, "validate", lambda cell: validated.append(cell) or validate(cell))
     cells = [Cell("wine", "mlp-gelu", seed=s) for s in (0, 1)]
     first = run_sweep(cells, tmp_path, QUICK)
     assert first.ran == 2
+    assert validated == cells  # once per cell: not again for its plan or its run
     rows_file = tmp_path / "rows.jsonl"
     with open(rows_file, "a") as f:
         f.write('{"key": "torn')  # a run killed mid-write
@@ -142,12 +198,44 @@ def test_strict_matching_skips_and_lists_unmatched(tmp_path):
     assert matching["wine|deq|default|d1"]["matched"] is False
 
 
+def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided Welch p from its formula: t over Welch–Satterthwaite degrees of freedom."""
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return float(2 * stats.t.sf(abs(t), dof))
+
+
+def test_comparison_matches_welch_and_a_hand_bootstrap():
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(1.0, 0.3, 12), rng.normal(0.6, 0.2, 9)
+    c = compare(a, b, higher_is_better=False)
+    assert c.delta == pytest.approx(a.mean() - b.mean()) and c.better == -c.delta
+    assert c.p_value == pytest.approx(_welch_p(a, b), rel=1e-9)
+    # percentile bootstrap by hand (each sample resampled on its own), another generator and
+    # 20x the resamples: the interval ends agree to well within their Monte Carlo error
+    r = np.random.default_rng(1)
+    n = 200_000
+    deltas = a[r.integers(0, 12, (n, 12))].mean(1) - b[r.integers(0, 9, (n, 9))].mean(1)
+    np.testing.assert_allclose(c.ci, np.percentile(deltas, [2.5, 97.5]), atol=0.1 * deltas.std())
+    assert c.verdict == "loss"  # a is higher, and lower is better
+
+
 def test_comparison_verdicts():
     hi = compare([0.9, 0.91, 0.92], [0.8, 0.81, 0.79], higher_is_better=True)
     assert hi.verdict == "win" and hi.ci[0] > 0 and hi.p_value < 0.01
     lo = compare([0.9, 0.91, 0.92], [0.8, 0.81, 0.79], higher_is_better=False)
     assert lo.verdict == "loss"  # higher error is worse
-    assert compare([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], higher_is_better=True).verdict == "tie"
+    same = compare([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], higher_is_better=True)
+    assert same.verdict == "tie" and same.delta == 0.0
+    # the bootstrap CI alone excludes 0, but Welch's p is above 0.05: a tie
+    a, b = [0.5, 0.9, 1.0, 2.0], [0.1, 0.3, 0.35, 0.6]
+    close = compare(a, b, higher_is_better=True)
+    assert close.ci[0] > 0 and close.p_value == pytest.approx(_welch_p(np.array(a), np.array(b)))
+    assert close.p_value > 0.05 and close.verdict == "tie"
+    # one seed each: no test, the interval collapses to the difference and the verdict is a tie
+    single = compare([2.0], [1.0], higher_is_better=True)
+    assert math.isnan(single.p_value) and single.ci == (1.0, 1.0) and single.verdict == "tie"
 
 
 @pytest.mark.parametrize(
@@ -193,6 +281,21 @@ def test_cli_bad_input_is_a_clear_error(tmp_path, capsys):
     assert "argument --suite: invalid choice" in capsys.readouterr().err
     assert main(["bench", "list"]) == 0
     assert "fashion_mnist_cnn" in capsys.readouterr().out
+
+
+def test_machine_json_keeps_the_keys_of_existing_folders():
+    from thermonn._host import host_info
+
+    committed = json.loads(
+        (Path(__file__).parents[1] / "benchmarks/results/tel_bench/machine.json").read_text()
+    )
+    record = _host_record(RunOptions(threads=1), 2)
+    assert list(record) == list(committed)
+    host = host_info()._asdict()
+    assert {k: record[k] for k in ("cpu", "cores", "platform", "python", "torch", "cuda")} == {
+        k: host[k] for k in ("cpu", "cores", "platform", "python", "torch", "cuda")
+    }
+    assert (record["jobs"], record["threads_per_job"], record["device"]) == (2, 1, "cpu")
 
 
 def test_run_options_validate():

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from thermonn.demo import build_mlp
+from thermonn.bench.baselines import build_mlp
 from thermonn.nn.convert import convert
 
 __all__ = ["VARIANTS", "build_backbone"]

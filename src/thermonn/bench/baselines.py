@@ -14,7 +14,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["DEQBlock", "EnergyDescent", "GatedResidual", "HopfieldBlock", "KANBlock", "SwiGLU"]
+__all__ = [
+    "DEQBlock",
+    "EnergyDescent",
+    "GatedResidual",
+    "HopfieldBlock",
+    "KANBlock",
+    "SwiGLU",
+    "build_mlp",
+]
 
 
 def _require(module: str, package: str) -> Any:
@@ -24,6 +32,18 @@ def _require(module: str, package: str) -> Any:
         raise ImportError(
             f"this baseline needs the `{package}` package: pip install 'thermonn[bench]' ({err})"
         ) from err
+
+
+def build_mlp(d_in: int, width: int, classes: int) -> nn.Sequential:
+    """The two-hidden-layer GELU MLP ``Linear → GELU → Linear → GELU → Linear`` (the demo's
+    reference and the drop-in backbones' feed-forward head)."""
+    return nn.Sequential(
+        nn.Linear(d_in, width),
+        nn.GELU(),
+        nn.Linear(width, width),
+        nn.GELU(),
+        nn.Linear(width, classes),
+    )
 
 
 class SwiGLU(nn.Module):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from thermonn._host import host_info
 from thermonn._io import atomic_write_text, folder_lock, read_json
 from thermonn._validation import check_float, check_int, check_seed
 from thermonn.bench.backbones import VARIANTS, build_backbone
@@ -129,12 +129,16 @@ def plan(cell: Cell) -> Match:
     """The matched width/knobs of ``cell``'s model against the reference at its budget
     (GELU MLP for vector tasks, the original-FFN network for drop-in tasks); computed once per
     (task, model, budget, depth) and process, whatever the seed."""
-    return _plan(Cell(cell.task, cell.model, cell.budget, 0, cell.depth))
+    return _match(cell, cell.validate())
+
+
+def _match(cell: Cell, task: Task) -> Match:
+    """:func:`plan` of a cell already validated into ``task``."""
+    return _plan(Cell(cell.task, cell.model, cell.budget, 0, cell.depth), task)
 
 
 @cache
-def _plan(cell: Cell) -> Match:
-    task = cell.validate()
+def _plan(cell: Cell, task: Task) -> Match:
     split, _ = task.data()
     x = split.x_train[:8]
     reference = Cell(cell.task, "ffn" if task.backbone else REFERENCE, cell.budget, 0, cell.depth)
@@ -200,8 +204,12 @@ def _outputs(model: nn.Module, x: Tensor, chunk: int = 1000) -> Tensor:
 
 def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
     """Train and evaluate one cell; return its row (metric, loss, cost, timing, memory, traces)."""
-    task = cell.validate()
-    match = plan(cell)
+    return _run_cell(cell, cell.validate(), options)
+
+
+def _run_cell(cell: Cell, task: Task, options: RunOptions) -> dict[str, Any]:
+    """:func:`run_cell` of a cell already validated into ``task``."""
+    match = _match(cell, task)
     if options.threads is not None:
         torch.set_num_threads(options.threads)
     device = torch.device(options.device)
@@ -391,7 +399,8 @@ def _worker_init(threads: int | None) -> None:
 
 
 def _run(args: tuple[Cell, RunOptions]) -> dict[str, Any]:
-    return run_cell(*args)
+    cell, options = args  # validated by run_sweep; a worker process only looks its task up
+    return _run_cell(cell, get_task(cell.task), options)
 
 
 @dataclass
@@ -447,16 +456,16 @@ def run_sweep(
     Everything is checked before the first write; ``before_write`` is called then, under the
     lock (the CLI records its command line).
     """
-    cells = list(dict.fromkeys(cells))
-    for task in dict.fromkeys(c.validate() for c in cells):
+    tasks = {c: c.validate() for c in dict.fromkeys(cells)}  # each cell validated once
+    for task in dict.fromkeys(tasks.values()):
         task.data()  # a missing data set fails here, before anything runs (cached)
     check_folder(out_dir, options)
     with folder_lock(out_dir):
-        return _sweep(cells, out_dir, options, jobs, strict, progress, on_plan, before_write)
+        return _sweep(tasks, out_dir, options, jobs, strict, progress, on_plan, before_write)
 
 
 def _sweep(
-    cells: list[Cell],
+    tasks: dict[Cell, Task],
     out_dir: Path,
     options: RunOptions,
     jobs: int,
@@ -477,16 +486,16 @@ def _sweep(
         _drop_torn_line(rows_path)
     rows = found.rows
     done = {r["key"] for r in rows}
-    for c in cells:
+    for c, task in tasks.items():
         if c.plan_key not in matches:
-            m = plan(c)
+            m = _match(c, task)
             matches[c.plan_key] = m.as_dict()
             if on_plan is not None:
                 on_plan(c, m)
     atomic_write_text(match_path, json.dumps(matches, indent=1, sort_keys=True))
-    skipped = sorted({c.plan_key for c in cells if strict and not matches[c.plan_key]["matched"]})
-    todo = [c for c in cells if c.key not in done and c.plan_key not in skipped]
-    atomic_write_text(out_dir / "machine.json", json.dumps(_machine(options, jobs), indent=1))
+    skipped = sorted({c.plan_key for c in tasks if strict and not matches[c.plan_key]["matched"]})
+    todo = [c for c in tasks if c.key not in done and c.plan_key not in skipped]
+    atomic_write_text(out_dir / "machine.json", json.dumps(_host_record(options, jobs), indent=1))
     if jobs > 1 and len(todo) > 1:
         import multiprocessing as mp
 
@@ -499,7 +508,7 @@ def _sweep(
                     progress(row)
     else:
         for c in todo:
-            row = run_cell(c, options)
+            row = _run_cell(c, tasks[c], options)
             _append(rows_path, row)
             rows.append(row)
             if progress is not None:
@@ -507,23 +516,18 @@ def _sweep(
     return SweepResult(rows, len(todo), skipped)
 
 
-def _machine(options: RunOptions, jobs: int) -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+def _host_record(options: RunOptions, jobs: int) -> dict[str, Any]:
+    """The sweep folder's ``machine.json`` (name and keys kept for existing folders): the host
+    (:func:`thermonn._host.host_info`) and how the runs were executed."""
+    host = host_info()
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
+        "cpu": host.cpu,
+        "cores": host.cores,
+        "platform": host.platform,
+        "python": host.python,
+        "torch": host.torch,
         "device": options.device,
-        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "cuda": host.cuda,
         "jobs": jobs,
         "threads_per_job": options.threads,
         "epochs_scale": options.epochs_scale,

@@ -24,11 +24,15 @@ from pathlib import Path
 
 import torch
 
-from thermonn.computer.checkpoint import load_module, load_tensors
-from thermonn.computer.data import load_machine_data
-from thermonn.computer.fit import fit_adam, fit_exact
-from thermonn.computer.teacher import build_teacher, teacher_targets, train_teacher
+from thermonn.experiments.thermocomputer.data import load_machine_data
+from thermonn.experiments.thermocomputer.teacher import (
+    build_teacher,
+    teacher_targets,
+    train_teacher,
+)
 from thermonn.machines import ThermoComputer
+from thermonn.machines.thermocomputer.fit import fit_adam, fit_exact
+from thermonn.train.checkpoint import load_module, load_tensors
 
 
 def naive(machine: ThermoComputer, u: torch.Tensor) -> torch.Tensor:

@@ -148,7 +148,7 @@ def test_every_run_config_field_is_reachable_from_the_cli():
     from dataclasses import fields
 
     from thermonn.cli.computer import _run_config
-    from thermonn.computer.experiment import RunConfig
+    from thermonn.experiments.thermocomputer.run import RunConfig
 
     argv = ["computer", "train", "--out", "r", "--t-final", "0.1", "--blocks", "in-hidden"]
     config = _run_config(build_parser().parse_args(argv))

@@ -8,23 +8,31 @@ import torch
 
 from helpers import write_idx_dir
 from thermonn.cli.main import main
-from thermonn.computer.checkpoint import load_module, load_tensors, save_tensors
-from thermonn.computer.data import equal_norm, load_machine_data
-from thermonn.computer.energetics import BOLTZMANN, DigitalCost, count_macs, heat_released
-from thermonn.computer.experiment import RunConfig
-from thermonn.computer.fit import (
+from thermonn.data.digits import DatasetSplit
+from thermonn.dynamics import onsager_machlup_action
+from thermonn.experiments.thermocomputer.data import equal_norm, load_machine_data
+from thermonn.experiments.thermocomputer.run import RunConfig
+from thermonn.experiments.thermocomputer.teacher import (
+    build_teacher,
+    teacher_targets,
+    train_teacher,
+)
+from thermonn.machines import MachineConfig, ThermoComputer
+from thermonn.machines.thermocomputer.energetics import (
+    BOLTZMANN,
+    DigitalCost,
+    count_macs,
+    heat_released,
+)
+from thermonn.machines.thermocomputer.fit import (
     fit_adam,
     fit_distill,
     fit_exact,
     idealised_paths,
     mean_action,
 )
-from thermonn.computer.generative import generative_machine, sample, train_generative
-from thermonn.computer.teacher import build_teacher, teacher_targets, train_teacher
-from thermonn.data.digits import DatasetSplit
-from thermonn.dynamics import onsager_machlup_action
-from thermonn.functional.potentials import quartic_potential
-from thermonn.machines import MachineConfig, ThermoComputer
+from thermonn.machines.thermocomputer.generative import generative_machine, sample, train_generative
+from thermonn.train.checkpoint import load_module, load_tensors, save_tensors
 
 SMALL = MachineConfig(n_in=5, n_hidden=3, n_out=2, dt=1e-2, t_final=0.2)
 
@@ -39,8 +47,8 @@ def _problem(config=SMALL, n=40, seed=0):
 def _total_action(machine, u, targets, kappa):
     c = machine.config
     path = idealised_paths(targets, c, kappa)(torch.arange(len(u)))
-    force = machine.force_fn(machine.fields(u))
-    return onsager_machlup_action(path, force, dt=c.dt, mobility=c.mobility, kT=c.kT).sum()
+    force = machine.energy(machine.fields(u)).force
+    return onsager_machlup_action(path, force, c.langevin()).sum()
 
 
 @pytest.mark.parametrize("blocks", [SMALL.blocks, ("in-hidden", "hidden-out")])
@@ -162,16 +170,17 @@ def test_threaded_chunks_do_not_change_the_result():
             outs.append(
                 machine.run(
                     u, chunk_size=7, trajectories=2, generator=torch.Generator().manual_seed(3)
-                )
+                ).states
             )
     torch.set_num_threads(threads)
     torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0)
     # and the chunked run is the same Langevin process: its kT = 0 limit is the gradient flow
     with torch.no_grad():
-        cold = machine.run(u, kT=0.0, chunk_size=7)[0]
+        cold = machine.run(u, kT=0.0, chunk_size=7).final[0]
         x = torch.zeros(50, 7)
-        for _ in range(machine.config.steps):
-            x = x + machine.config.dt * machine.force(x, machine.fields(u))
+        field, coupling = machine.bias + machine.fields(u), machine.coupling()
+        for _ in range(machine.config.steps):  # −∂V/∂x written out: −(2x + 4x³ + b + h + Jx)
+            x = x - machine.config.dt * (2 * x + 4 * x**3 + field + x @ coupling)
     torch.testing.assert_close(cold, x, rtol=1e-5, atol=1e-6)
 
 
@@ -182,7 +191,11 @@ def test_heat_and_digital_cost():
             p.normal_(0, 0.5, generator=torch.Generator().manual_seed(0))
     u, _ = _problem()
     x = torch.randn(len(u), 5, dtype=torch.float64)
-    v = quartic_potential(x, 1.0, 1.0, machine.bias + machine.fields(u), machine.coupling())
+    field, coupling = machine.bias + machine.fields(u), machine.coupling()
+    bonds = sum(
+        coupling[i, j] * x[:, i] * x[:, j] for i in range(5) for j in range(i + 1, 5)
+    )  # each bond once
+    v = (x**2 + x**4).sum(-1) + (field * x).sum(-1) + bonds
     torch.testing.assert_close(heat_released(machine, u, x), -v)  # V(0) = 0
     teacher = build_teacher(784)
     assert count_macs(teacher) == 784 * 32 + 32 * 32 + 32 * 10 == 26_432
@@ -346,7 +359,7 @@ def test_distillation_through_the_dynamics_moves_the_machine_towards_the_teacher
 
 
 def test_a_run_interrupted_before_distillation_finishes_resumes_to_the_same_machine(tmp_path):
-    from thermonn.computer.experiment import RunConfig, train_run
+    from thermonn.experiments.thermocomputer.run import RunConfig, train_run
 
     config = RunConfig(
         dataset="digits", teacher_epochs=3, distill_epochs=2, limit_train=200, limit_test=50

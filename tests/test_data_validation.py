@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from helpers import write_idx_dir
-from thermonn.computer.data import load_machine_data
 from thermonn.data.idx import load_idx_split, read_idx
+from thermonn.experiments.thermocomputer.data import load_machine_data
 
 TRAIN_X, TRAIN_Y = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
 TEST_X, TEST_Y = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"

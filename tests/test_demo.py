@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from thermonn.cli.main import main
-from thermonn.demo import DemoConfig, build_mlp, count_parameters, matched_mlp_width
+from thermonn.experiments.demo import DemoConfig, build_mlp, count_parameters, matched_mlp_width
 
 
 def test_demo_cli_writes_report_and_beats_chance(tmp_path, capsys):

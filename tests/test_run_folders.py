@@ -13,7 +13,7 @@ from thermonn._io import FolderInUseError, folder_lock
 from thermonn.bench import Cell, RunOptions, read_rows, run_sweep
 from thermonn.bench.report import write_report
 from thermonn.cli.main import main
-from thermonn.computer.experiment import RunConfig
+from thermonn.experiments.thermocomputer.run import RunConfig
 
 QUICK = RunOptions(epochs_scale=0.1, max_train=64, threads=1)
 _HOLDER = (

@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from thermonn.functional.potentials import quartic_potential
-from thermonn.machines import MachineConfig, ThermoComputer, idealised_trajectory
+from thermonn.machines import MachineConfig, QuarticEnergy, ThermoComputer, idealised_trajectory
 
 SMALL = MachineConfig(n_in=6, n_hidden=3, n_out=2, dt=1e-2, t_final=0.5)
 
@@ -30,10 +29,10 @@ def test_force_is_minus_the_gradient_of_the_full_potential():
     coupling[n_in:, n_in:] = m.coupling().detach()
     bias = torch.cat([torch.zeros(n_in, dtype=torch.float64), m.bias.detach()])
     full = torch.cat([u, x], -1)
-    v = quartic_potential(full, 1.0, 1.0, bias, coupling)
+    v = QuarticEnergy(1.0, 1.0, bias, coupling).energy(full)
     (grad,) = torch.autograd.grad(v.sum(), x)
     # the inputs' own on-site terms do not depend on x, so only the mobile block matters
-    torch.testing.assert_close(m.force(x, m.fields(u)), -grad)
+    torch.testing.assert_close(m.energy(m.fields(u)).force(x), -grad)
 
 
 def test_blocks_left_out_stay_zero():
@@ -49,7 +48,7 @@ def test_blocks_left_out_stay_zero():
 def test_zero_machine_at_zero_temperature_stays_at_zero_and_noise_follows_the_generator():
     m = ThermoComputer(SMALL)
     u = torch.randn(3, 6)
-    assert (m.run(u, kT=0.0) == 0).all()
+    assert (m.run(u, kT=0.0).states == 0).all()
     a = m(u, generator=torch.Generator().manual_seed(1))
     b = m(u, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(a, b)
@@ -85,8 +84,19 @@ def test_bad_input_names_what_was_expected():
         idealised_trajectory(torch.zeros(2, 4), SMALL)
 
 
-def test_paper_preset_runs_a_batch():
-    m = ThermoComputer()
-    assert m.config.steps == 200 and m.weight.shape == (784, 74)
-    out = m(torch.randn(64, 784), generator=torch.Generator().manual_seed(0))
-    assert out.shape == (64, 10) and torch.isfinite(out).all()
+def test_module_etiquette_factory_kwargs_reset_and_repr():
+    m = ThermoComputer(SMALL, dtype=torch.float64)
+    assert m.dtype == torch.float64 and m.device == torch.device("cpu")
+    assert m.in_mask.dtype == torch.float64
+    _random(m)
+    state = {k: v.clone() for k, v in m.state_dict().items()}
+    twin = ThermoComputer(SMALL, dtype=torch.float64)
+    twin.load_state_dict(state)
+    u = torch.randn(3, 6, dtype=torch.float64)
+    g = lambda: torch.Generator().manual_seed(2)  # noqa: E731
+    torch.testing.assert_close(twin(u, generator=g()), m(u, generator=g()), rtol=0, atol=0)
+    m.reset_parameters()
+    assert all((p == 0).all() for p in m.parameters())
+    assert "n_hidden=3" in repr(m) and "t_final=0.5" in repr(m)
+    paper = ThermoComputer()  # the paper's preset: 200 steps of 1e-3, 784 → 64 + 10 spins
+    assert paper.config.steps == 200 and paper.weight.shape == (784, 74)

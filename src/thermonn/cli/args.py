@@ -7,12 +7,13 @@ exit status 2 and one line ``thermonn: error: argument --NAME: expected …, got
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from thermonn._validation import MAX_SEED
 
@@ -20,7 +21,9 @@ __all__ = [
     "MAX_SEED",
     "Parser",
     "UsageError",
+    "add_config_arguments",
     "check_out_folder",
+    "config_from_args",
     "fraction",
     "nonnegative_int",
     "optional_positive_int",
@@ -122,3 +125,47 @@ def check_out_folder(path: Path, option: str = "--out") -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"argument {option}: cannot create {path}: {parent} is not writable")
     return path
+
+
+Config = TypeVar("Config")
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser,
+    config: type[Any],
+    helps: Mapping[str, str],
+    *,
+    types: Mapping[str, Callable[[str], Any]] | None = None,
+    choices: Mapping[str, Sequence[Any]] | None = None,
+) -> None:
+    """One ``--field-name`` option per field of the frozen dataclass ``config`` named in
+    ``helps``, with the dataclass's own default (so the CLI never copies a default); tuple
+    fields take one or more values. ``types`` and ``choices`` refine fields by name."""
+    types, choices = types or {}, choices or {}
+    defaults = config()
+    for f in dataclasses.fields(config):
+        if f.name not in helps:
+            continue
+        default = getattr(defaults, f.name)
+        options: dict[str, Any] = {"help": helps[f.name], "dest": f.name}
+        if isinstance(default, tuple):
+            options.update(nargs="+", default=list(default))
+        else:
+            options["default"] = default
+        if f.name in types:
+            options["type"] = types[f.name]
+        if f.name in choices:
+            options["choices"] = choices[f.name]
+        parser.add_argument("--" + f.name.replace("_", "-"), **options)
+
+
+def config_from_args(config: type[Config], args: argparse.Namespace) -> Config:
+    """The ``config`` dataclass from parsed arguments (fields the parser lacks keep their
+    defaults); validation is the dataclass's own."""
+    defaults = config()
+    values = {}
+    for f in dataclasses.fields(config):  # type: ignore[arg-type]
+        if hasattr(args, f.name):
+            value = getattr(args, f.name)
+            values[f.name] = tuple(value) if isinstance(getattr(defaults, f.name), tuple) else value
+    return config(**values)

@@ -7,15 +7,17 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from thermonn._io import folder_lock, write_command
 from thermonn.cli.args import (
+    add_config_arguments,
     check_out_folder,
+    config_from_args,
     nonnegative_int,
     optional_positive_int,
     positive_float,
     positive_int,
     seed,
 )
+from thermonn.train.run_folder import RunFolder
 
 __all__ = ["add_computer", "computer"]
 
@@ -35,8 +37,9 @@ def _kappa(text: str) -> float | None:
 
 
 def add_computer(sub: Any) -> None:
-    from thermonn.computer.data import DATASETS
-    from thermonn.machines import BLOCKS, MachineConfig
+    from thermonn.experiments.thermocomputer.data import DATASETS
+    from thermonn.experiments.thermocomputer.run import TRAINERS, RunConfig
+    from thermonn.machines import BLOCKS
 
     comp = sub.add_parser(
         "computer",
@@ -52,46 +55,43 @@ def add_computer(sub: Any) -> None:
         "(resumes in an existing run folder of the same configuration), then evaluate and "
         "write the report.",
     )
-    train.add_argument("--dataset", default="fashion-mnist", choices=DATASETS, help="data set")
-    train.add_argument(
-        "--data-dir", default=None, help="IDX directory (required for mnist; fashion-mnist "
-        "defaults to Debian's dataset-fashion-mnist)",
-    )  # fmt: skip
     train.add_argument("--out", type=Path, required=True, help="run folder (resumes if it exists)")
-    train.add_argument("--kappa", type=_kappa, default=100.0, help="guide scale, or 'exact'")
-    train.add_argument(
-        "--trainer", default="exact", choices=("exact", "adam"), help="least squares or Adam"
-    )
-    train.add_argument("--epochs", type=positive_int, default=10, help="Adam epochs")
-    train.add_argument("--lr", type=positive_float, default=5e-2, help="Adam learning rate")
-    train.add_argument("--batch-size", type=positive_int, default=256, help="minibatch size")
-    train.add_argument("--teacher-epochs", type=positive_int, default=30, help="teacher epochs")
-    train.add_argument(
-        "--distill-epochs",
-        type=nonnegative_int,
-        default=0,
-        help="after the action fit, distil the teacher through the dynamics for N epochs",
-    )
-    train.add_argument(
-        "--distill-lr", type=positive_float, default=3e-3, help="distillation learning rate"
-    )
-    train.add_argument("--seed", type=seed, default=0, help="seed of every stage")
-    train.add_argument(
-        "--limit-train", type=optional_positive_int, default=None, help="first N training images"
-    )
-    train.add_argument(
-        "--limit-test", type=optional_positive_int, default=None, help="first N test images"
-    )
-    preset = MachineConfig()
-    train.add_argument(
-        "--t-final", type=positive_float, default=preset.t_final, help="readout time t_f"
-    )
-    train.add_argument(
-        "--blocks",
-        nargs="+",
-        choices=BLOCKS,
-        default=list(preset.blocks),
-        help="connectivity blocks of the machine",
+    add_config_arguments(
+        train,
+        RunConfig,
+        {
+            "dataset": "data set",
+            "data_dir": "IDX directory (required for mnist; fashion-mnist defaults to Debian's "
+            "dataset-fashion-mnist)",
+            "kappa": "guide scale, or 'exact'",
+            "trainer": "least squares or Adam",
+            "epochs": "Adam epochs",
+            "lr": "Adam learning rate",
+            "batch_size": "minibatch size",
+            "teacher_epochs": "teacher epochs",
+            "distill_epochs": "after the action fit, distil the teacher through the dynamics "
+            "for N epochs",
+            "distill_lr": "distillation learning rate",
+            "seed": "seed of every stage",
+            "limit_train": "first N training images",
+            "limit_test": "first N test images",
+            "t_final": "readout time t_f",
+            "blocks": "connectivity blocks of the machine",
+        },
+        types={
+            "kappa": _kappa,
+            "epochs": positive_int,
+            "lr": positive_float,
+            "batch_size": positive_int,
+            "teacher_epochs": positive_int,
+            "distill_epochs": nonnegative_int,
+            "distill_lr": positive_float,
+            "seed": seed,
+            "limit_train": optional_positive_int,
+            "limit_test": optional_positive_int,
+            "t_final": positive_float,
+        },
+        choices={"dataset": DATASETS, "trainer": TRAINERS, "blocks": BLOCKS},
     )
     train.add_argument("--no-eval", action="store_true", help="stop after training")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -138,12 +138,10 @@ def add_computer(sub: Any) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from thermonn.computer.generative import generate_run
+    from thermonn.experiments.thermocomputer.generate import generate_run
 
     out = check_out_folder(args.out)
-    with folder_lock(out):
-        write_command(out, args.argv)
-        result = generate_run(out, samples=args.samples, seed=args.seed)
+    result = generate_run(out, samples=args.samples, seed=args.seed, command=args.argv)
     conf = result["classifier_confidence"]
     heat = result["heat_per_sample_kT"]
     print(
@@ -154,31 +152,15 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _run_config(args: argparse.Namespace) -> Any:
-    from thermonn.computer import experiment
+    from thermonn.experiments.thermocomputer.run import RunConfig
 
-    return experiment.RunConfig(
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        kappa=args.kappa,
-        trainer=args.trainer,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        teacher_epochs=args.teacher_epochs,
-        distill_epochs=args.distill_epochs,
-        distill_lr=args.distill_lr,
-        seed=args.seed,
-        limit_train=args.limit_train,
-        limit_test=args.limit_test,
-        t_final=args.t_final,
-        blocks=tuple(args.blocks),
-    )
+    return config_from_args(RunConfig, args)
 
 
 def _train(args: argparse.Namespace, config: Any, data: Any, stack: ExitStack) -> None:
     from tqdm import tqdm
 
-    from thermonn.computer import experiment
+    from thermonn.experiments.thermocomputer import run as experiment
 
     def bar(total: int, desc: str, label: str) -> Any:
         """A tqdm bar and the progress(epoch, loss) callback that drives it."""
@@ -201,14 +183,14 @@ def _train(args: argparse.Namespace, config: Any, data: Any, stack: ExitStack) -
             config.epochs if config.trainer == "adam" else 0, "machine (adam)", "action"
         ),
         distill_progress=bar(config.distill_epochs, "distillation", "cross-entropy"),
-        before_write=lambda: write_command(args.out, args.argv),
+        command=args.argv,
         data=data,
     )
 
 
 def computer(args: argparse.Namespace) -> int:
-    from thermonn.computer import experiment
-    from thermonn.computer.report import write_report
+    from thermonn.experiments.thermocomputer import run as experiment
+    from thermonn.experiments.thermocomputer.report import write_report
 
     if args.action == "generate":
         _generate(args)
@@ -223,7 +205,7 @@ def computer(args: argparse.Namespace) -> int:
             f"{args.out}: no such run folder; train one with `thermonn computer train --out "
             f"{args.out}`"
         )
-    with folder_lock(args.out), ExitStack() as stack:
+    with RunFolder(args.out).writing(), ExitStack() as stack:
         if config is not None:
             _train(args, config, data, stack)
             if args.no_eval:

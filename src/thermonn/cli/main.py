@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from thermonn import __version__
-from thermonn._io import folder_lock, write_command
+from thermonn._io import write_command
 from thermonn.cli.args import (
     Parser,
+    add_config_arguments,
     check_out_folder,
+    config_from_args,
     positive_float,
     positive_int,
     seed,
@@ -41,19 +43,30 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train small TEL networks and a parameter-matched GELU MLP on "
         "scikit-learn's digits; print a comparison table and write plots and a report.",
     )
-    demo.add_argument("--epochs", type=positive_int, default=30, help="training epochs per model")
-    demo.add_argument("--hidden", type=positive_int, default=64, help="TEL width")
-    demo.add_argument("--steps", type=positive_int, default=4, help="TEL descent steps K")
-    demo.add_argument(
-        "--entropies",
-        nargs="+",
-        choices=sorted(ENTROPIES),
-        default=["logcosh", "spin"],
-        help="one TEL network per entropy",
+    from thermonn.experiments.demo import DemoConfig
+
+    add_config_arguments(
+        demo,
+        DemoConfig,
+        {
+            "epochs": "training epochs per model",
+            "hidden": "TEL width",
+            "steps": "TEL descent steps K",
+            "entropies": "one TEL network per entropy",
+            "seeds": "one run per seed",
+            "batch_size": "minibatch size",
+            "lr": "Adam learning rate",
+        },
+        types={
+            "epochs": positive_int,
+            "hidden": positive_int,
+            "steps": positive_int,
+            "seeds": seed,
+            "batch_size": positive_int,
+            "lr": positive_float,
+        },
+        choices={"entropies": sorted(ENTROPIES)},
     )
-    demo.add_argument("--seeds", type=seed, nargs="+", default=[0, 1, 2], help="one run per seed")
-    demo.add_argument("--batch-size", type=positive_int, default=64, help="minibatch size")
-    demo.add_argument("--lr", type=positive_float, default=3e-3, help="Adam learning rate")
     demo.add_argument(
         "--out", type=Path, default=None, help="run folder (default: runs/demo-<timestamp>)"
     )
@@ -137,7 +150,7 @@ def _bench_list() -> int:
 
     print("tasks:")
     for t in bench.TASKS.values():
-        kind = t.kind + (f", {t.backbone}" if t.backbone else "")
+        kind = t.kind.name + (f", {t.backbone}" if t.backbone else "")
         print(f"  {t.name:20s} {kind:28s} {t.description}")
     print("models for vector tasks:")
     for f in bench.FAMILIES.values():
@@ -225,23 +238,13 @@ def _bench(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from thermonn.demo import DemoConfig, run_demo
+    from thermonn.experiments.demo import DemoConfig, run_demo
 
-    config = DemoConfig(
-        epochs=args.epochs,
-        hidden=args.hidden,
-        steps=args.steps,
-        entropies=tuple(args.entropies),
-        seeds=tuple(args.seeds),
-        batch_size=args.batch_size,
-        lr=args.lr,
-    )
+    config = config_from_args(DemoConfig, args)
     run_dir = check_out_folder(args.out or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S"))
     total = (len(config.entropies) + 1) * len(config.seeds) * config.epochs
-    with folder_lock(run_dir):
-        write_command(run_dir, args.argv)
-        with tqdm(total=total, desc="training", unit="epoch", disable=args.no_progress) as bar:
-            result = run_demo(config, run_dir, progress=bar.update)
+    with tqdm(total=total, desc="training", unit="epoch", disable=args.no_progress) as bar:
+        result = run_demo(config, run_dir, progress=bar.update, command=args.argv)
     print(result.table())
     print(f"\nrun folder: {result.run_dir}")
     return 0

@@ -1,25 +1,25 @@
-"""The one integrator core for Langevin dynamics and its path weights."""
+"""The one engine for dynamics: energies, stateless steppers, the integrate() driver, the
+chunk executor, and the path weights (action, heat) of Langevin trajectories."""
 
-from thermonn.dynamics.action import (
-    log_path_ratio,
-    onsager_machlup_action,
-    quartic_action_grad,
-    unit_heat,
-)
-from thermonn.dynamics.langevin import (
-    AffineForce,
-    LangevinResult,
-    langevin_step,
-    simulate_langevin,
-)
+from thermonn.dynamics.action import log_path_ratio, onsager_machlup_action, unit_heat
+from thermonn.dynamics.energy import AffineSplit, Energy, QuadraticEnergy, boltzmann
+from thermonn.dynamics.executor import run_chunked
+from thermonn.dynamics.integrate import Stepper, Trajectory, integrate
+from thermonn.dynamics.langevin import EMState, EulerMaruyama, Langevin
 
 __all__ = [
-    "AffineForce",
-    "LangevinResult",
-    "langevin_step",
+    "AffineSplit",
+    "EMState",
+    "Energy",
+    "EulerMaruyama",
+    "Langevin",
+    "QuadraticEnergy",
+    "Stepper",
+    "Trajectory",
+    "boltzmann",
+    "integrate",
     "log_path_ratio",
     "onsager_machlup_action",
-    "quartic_action_grad",
-    "simulate_langevin",
+    "run_chunked",
     "unit_heat",
 ]

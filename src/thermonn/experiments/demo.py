@@ -11,7 +11,7 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -19,20 +19,21 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from thermonn._io import atomic_write_text, folder_lock
+from thermonn._io import atomic_write_text
 from thermonn._validation import check_float, check_int, check_seed
+from thermonn.bench.baselines import build_mlp
+from thermonn.bench.matching import count_parameters
 from thermonn.data.digits import DatasetSplit, load_digits_split
 from thermonn.functional.entropy import ENTROPIES
 from thermonn.nn.diagnostics import collect_diagnostics
 from thermonn.nn.tel import TEL
+from thermonn.train import RunFolder, train_minibatch
 
 __all__ = [
     "DemoConfig",
     "DemoResult",
     "ModelScore",
-    "build_mlp",
     "build_tel_net",
-    "count_parameters",
     "matched_mlp_width",
     "run_demo",
     "train_classifier",
@@ -107,10 +108,6 @@ class DemoResult:
         return "\n".join(lines)
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def build_tel_net(
     d_in: int, hidden: int, classes: int, steps: int, entropy: str = "logcosh"
 ) -> nn.Sequential:
@@ -120,17 +117,6 @@ def build_tel_net(
         TEL(d_in, hidden, steps=steps, entropy=entropy, diagnostics=False),
         TEL(hidden, hidden, steps=steps, entropy=entropy, diagnostics=False),
         nn.Linear(hidden, classes),
-    )
-
-
-def build_mlp(d_in: int, width: int, classes: int) -> nn.Sequential:
-    """``Linear → GELU → Linear → GELU → Linear``."""
-    return nn.Sequential(
-        nn.Linear(d_in, width),
-        nn.GELU(),
-        nn.Linear(width, width),
-        nn.GELU(),
-        nn.Linear(width, classes),
     )
 
 
@@ -152,21 +138,23 @@ def train_classifier(
     batch_size: int,
     lr: float,
     generator: torch.Generator,
-    on_epoch: Callable[[int], object] | None = None,
+    on_epoch: Callable[[int, float], object] | None = None,
 ) -> tuple[float, float]:
-    """Adam + cross-entropy; returns ``(test accuracy, training seconds)``."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    """Adam + cross-entropy in the package's minibatch loop; returns ``(test accuracy,
+    training seconds)``."""
     loss_fn = nn.CrossEntropyLoss()
-    n = data.x_train.shape[0]
+    x, y = data.x_train, data.y_train
     start = time.perf_counter()
-    for epoch in range(epochs):
-        model.train()
-        for idx in torch.randperm(n, generator=generator).split(batch_size):
-            opt.zero_grad(set_to_none=True)
-            loss_fn(model(data.x_train[idx]), data.y_train[idx]).backward()
-            opt.step()
-        if on_epoch is not None:
-            on_epoch(epoch)
+    train_minibatch(
+        lambda rows: loss_fn(model(x[rows]), y[rows]),
+        len(x),
+        torch.optim.Adam(model.parameters(), lr=lr),
+        epochs=epochs,
+        batch_size=batch_size,
+        generator=generator,
+        modules=[model],
+        on_epoch=on_epoch,
+    )
     seconds = time.perf_counter() - start
     return evaluate(model, data.x_test, data.y_test), seconds
 
@@ -249,15 +237,17 @@ def run_demo(
     run_dir: Path,
     *,
     progress: Callable[[int], object] | None = None,
+    command: Sequence[str] | None = None,
 ) -> DemoResult:
     """Train every model on every seed, then write ``report.md``, ``results.json`` and
-    ``trajectories.png`` into ``run_dir``.
+    ``trajectories.png`` into ``run_dir`` (locked while it runs).
 
     Args:
         progress: called with the number of finished epochs (for a progress bar).
+        command: the ``thermonn`` arguments, recorded in ``command.txt``.
     """
-    with folder_lock(run_dir):
-        return _run(config, run_dir, progress)
+    with RunFolder(run_dir).writing(command=command):
+        return _run(config, Path(run_dir), progress)
 
 
 def _run(config: DemoConfig, run_dir: Path, progress: Callable[[int], object] | None) -> DemoResult:
@@ -272,7 +262,7 @@ def _run(config: DemoConfig, run_dir: Path, progress: Callable[[int], object] | 
     builders.append((f"GELU MLP (w={width})", partial(build_mlp, d_in, width, classes)))
     scores = [ModelScore(name, count_parameters(build())) for name, build in builders]
     traces: dict[str, dict[str, list[float]]] = {}
-    tick = (lambda _epoch: progress(1)) if progress is not None else None
+    tick = (lambda _epoch, _loss: progress(1)) if progress is not None else None
     for seed in config.seeds:
         for score, (_, build) in zip(scores, builders, strict=True):
             with torch.random.fork_rng():  # seeded initialisation, caller's RNG untouched

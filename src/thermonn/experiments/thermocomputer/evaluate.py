@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from thermonn._validation import check_int
-from thermonn.computer.energetics import DigitalCost, heat_released, path_energetics
-from thermonn.machines import ThermoComputer, idealised_trajectory
+from thermonn.machines.thermocomputer import ThermoComputer, idealised_trajectory
+from thermonn.machines.thermocomputer.energetics import DigitalCost, heat_released, path_energetics
 
 __all__ = ["Evaluation", "evaluate_machine", "topk_accuracy"]
 
@@ -67,19 +67,21 @@ def evaluate_machine(
     note = progress or (lambda _: None)
     with torch.no_grad():
         note("one trajectory")
-        x1 = machine.run(u, generator=generator)[0]
+        x1 = machine.run(u, generator=generator).final[0]
         out1 = x1[:, c.n_hidden :]
         heat = heat_released(machine, u, x1) / c.kT
         note(f"{trajectories} trajectories")
         outm = machine(u, trajectories=trajectories, generator=generator)
         note("temperatures")
         by_temp = [
-            topk_accuracy(machine.run(u, kT=t, generator=generator)[0][:, c.n_hidden :], labels, 1)
+            topk_accuracy(
+                machine.run(u, kT=t, generator=generator).final[0][:, c.n_hidden :], labels, 1
+            )
             for t in temperatures
         ]
         note("recorded paths")
         sub = slice(0, min(recorded, len(u)))
-        path = machine.run(u[sub], record=True, generator=generator)  # (K+1, 1, n, mobile)
+        path = machine.run(u[sub], save_every=1, generator=generator).states  # (K+1, 1, n, mobile)
         energetics = path_energetics(machine, u[sub], path)
         outputs = path[:, 0, :, c.n_hidden :]
         by_time = [topk_accuracy(o, labels[sub], 1) for o in outputs]

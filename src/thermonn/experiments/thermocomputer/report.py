@@ -10,8 +10,8 @@ from typing import Any
 import torch
 
 from thermonn._io import atomic_write_text
-from thermonn.computer.checkpoint import load_tensors
-from thermonn.computer.experiment import PAPER
+from thermonn.experiments.thermocomputer.run import PAPER
+from thermonn.train.checkpoint import load_tensors
 
 __all__ = ["write_report"]
 

@@ -11,7 +11,7 @@ Layout of ``RUN/``::
     evaluation.json           every measurement (evaluate_machine)
     eval_samples.safetensors  heat samples and output-spin paths for the plots
     summary.json              the machine-readable headline (see summarise)
-    report.md, plots/*.png    written by write_report (thermonn.computer.report)
+    report.md, plots/*.png    written by write_report (thermonn.experiments.thermocomputer.report)
 
 Every file is written atomically; ``train`` on an existing folder resumes (a finished teacher
 is loaded, Adam continues from its checkpoint) and refuses a different configuration.
@@ -28,13 +28,19 @@ from typing import Any
 
 import torch
 
-from thermonn._io import atomic_write_json, folder_lock, read_json
+from thermonn._io import atomic_write_json, read_json
 from thermonn._validation import check_float, check_int, check_optional_int, check_seed
-from thermonn.computer.checkpoint import load_module, load_tensors, save_tensors
-from thermonn.computer.data import DATASETS, load_machine_data
-from thermonn.computer.energetics import DigitalCost, count_macs, heat_released
-from thermonn.computer.evaluate import Evaluation, evaluate_machine, topk_accuracy
-from thermonn.computer.fit import (
+from thermonn.data.digits import DatasetSplit
+from thermonn.experiments.thermocomputer.data import DATASETS, load_machine_data
+from thermonn.experiments.thermocomputer.evaluate import Evaluation, evaluate_machine, topk_accuracy
+from thermonn.experiments.thermocomputer.teacher import (
+    build_teacher,
+    teacher_targets,
+    train_teacher,
+)
+from thermonn.machines.thermocomputer import MachineConfig, ThermoComputer
+from thermonn.machines.thermocomputer.energetics import DigitalCost, count_macs, heat_released
+from thermonn.machines.thermocomputer.fit import (
     FitReport,
     fit_adam,
     fit_distill,
@@ -42,12 +48,11 @@ from thermonn.computer.fit import (
     idealised_paths,
     mean_action,
 )
-from thermonn.computer.teacher import build_teacher, teacher_targets, train_teacher
-from thermonn.data.digits import DatasetSplit
-from thermonn.machines import MachineConfig, ThermoComputer
+from thermonn.train import RunFolder, load_module, load_tensors, save_tensors
 
 __all__ = [
     "PAPER",
+    "TRAINERS",
     "RunConfig",
     "check_run_folder",
     "evaluate_run",
@@ -57,6 +62,7 @@ __all__ = [
     "train_run",
 ]
 
+TRAINERS = ("exact", "adam")
 PAPER = {
     "dataset": "MNIST",
     "teacher_top1": 0.973,
@@ -93,8 +99,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset: expected one of {list(DATASETS)}, got {self.dataset!r}")
-        if self.trainer not in ("exact", "adam"):
-            raise ValueError(f"trainer: expected 'exact' or 'adam', got {self.trainer!r}")
+        if self.trainer not in TRAINERS:
+            raise ValueError(f"trainer: expected one of {list(TRAINERS)}, got {self.trainer!r}")
         if self.kappa is not None:
             check_float("kappa", self.kappa, above=0.0)
         check_int("distill_epochs", self.distill_epochs, minimum=0)
@@ -159,15 +165,7 @@ def check_run_folder(folder: str | os.PathLike[str], config: RunConfig) -> None:
     Raises:
         ValueError: naming the folder and every differing field (was, now).
     """
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{folder}: expected a run folder, got a file")
-    old = read_json(folder / "config.json")
-    if old is not None and old != config.to_json():
-        diff = {k: (old.get(k), v) for k, v in config.to_json().items() if old.get(k) != v}
-        raise ValueError(
-            f"{folder} holds a run with a different configuration (was, now): {diff}; use a new --out"
-        )
+    RunFolder(folder).check_config(config.to_json())
 
 
 def train_run(
@@ -178,29 +176,28 @@ def train_run(
     teacher_progress: Callable[[int, float], None] | None = None,
     fit_progress: Callable[[int, float], None] | None = None,
     distill_progress: Callable[[int, float], None] | None = None,
-    before_write: Callable[[], object] | None = None,
+    command: Sequence[str] | None = None,
     data: DatasetSplit | None = None,
 ) -> Run:
     """Train the teacher (or load it) and fit the machine; writes ``config.json``,
-    ``teacher.safetensors``, ``machine.safetensors`` (+ Adam's checkpoint).
+    ``teacher.safetensors``, ``machine.safetensors`` (+ Adam's checkpoint), and ``command.txt``
+    when ``command`` (the ``thermonn`` arguments) is given.
 
     The folder and the data are checked first and the folder is locked for the whole run
-    (:func:`thermonn._io.folder_lock`); nothing is written before both checks pass.
-    ``before_write`` is called then, before the first write (the CLI records its command line).
+    (:class:`~thermonn.train.RunFolder`); nothing is written before both checks pass.
     ``data`` is the run's :func:`load_data`, if the caller has already loaded it.
 
     Raises:
         ValueError: another configuration in the folder, bad data, or a folder in use.
     """
-    folder = Path(folder)
-    check_run_folder(folder, config)
+    run_folder = RunFolder(folder)
+    run_folder.check_config(config.to_json())
     data = load_data(config) if data is None else data
-    with folder_lock(folder):
-        check_run_folder(folder, config)
-        if before_write is not None:
-            before_write()
-        atomic_write_json(folder / "config.json", config.to_json())
-        return _train(config, folder, data, log, teacher_progress, fit_progress, distill_progress)
+    with run_folder.writing(lambda: run_folder.check_config(config.to_json()), command=command):
+        run_folder.write_json("config.json", config.to_json())
+        return _train(
+            config, run_folder.path, data, log, teacher_progress, fit_progress, distill_progress
+        )
 
 
 def _train(
@@ -217,8 +214,9 @@ def _train(
         # resumed or loaded earlier stage sees the same noise as in an uninterrupted run
         return torch.Generator().manual_seed(config.seed * 1000 + stage)
 
-    torch.manual_seed(config.seed)  # the teacher's initial weights
-    teacher = build_teacher(data.num_features)
+    with torch.random.fork_rng(devices=[]):  # seeded initial weights, caller's RNG untouched
+        torch.manual_seed(config.seed)
+        teacher = build_teacher(data.num_features)
     path = folder / "teacher.safetensors"
     if path.is_file():
         load_module(teacher, load_tensors(path)[0], source=str(path))
@@ -326,7 +324,7 @@ def kappa_sweep(
         machine = ThermoComputer(run.machine.config)
         fit_exact(machine, run.data.x_train, targets, kappa=kappa)
         with torch.no_grad():
-            x = machine.run(run.data.x_test, generator=generator)[0]
+            x = machine.run(run.data.x_test, generator=generator).final[0]
             heat = heat_released(machine, run.data.x_test, x) / machine.config.kT
         rows.append(
             {
@@ -360,7 +358,7 @@ def evaluate_run(
         if kappa is not None:
             check_float("kappas", kappa, above=0.0)
     run = load_run(folder)
-    with folder_lock(folder):
+    with RunFolder(folder).writing():
         return _evaluate(run, trajectories, kappas, seed, joules_per_mac, temperature, log, start)
 
 

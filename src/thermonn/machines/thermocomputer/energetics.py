@@ -17,8 +17,7 @@ from torch import Tensor, nn
 
 from thermonn._validation import check_float
 from thermonn.dynamics import log_path_ratio, unit_heat
-from thermonn.functional.potentials import quartic_potential
-from thermonn.machines import ThermoComputer
+from thermonn.machines.thermocomputer.machine import ThermoComputer
 
 __all__ = ["BOLTZMANN", "DigitalCost", "count_macs", "heat_released", "path_energetics"]
 
@@ -28,20 +27,17 @@ BOLTZMANN = 1.380649e-23  # J/K, exact (SI 2019)
 def heat_released(machine: ThermoComputer, u: Tensor, x_final: Tensor) -> Tensor:
     """Q = V(0) − V(x(t_f)) per trajectory, in units of the machine's energy (kT = 1 → kT);
     ``x_final`` has shape ``(..., batch, n_mobile)``."""
-    c = machine.config
-    field = machine.bias + machine.fields(u)
-    return -quartic_potential(x_final, c.j2, c.j4, field, machine.coupling())
+    return -machine.energy(machine.fields(u)).energy(x_final)
 
 
 def path_energetics(machine: ThermoComputer, u: Tensor, path: Tensor) -> dict[str, Tensor]:
     """From recorded paths ``(steps + 1, trajectories, batch, n_mobile)``: the heat by the potential
     drop, the per-unit (Stratonovich) heats and the entropy production ln P[ω]/P[ω̃] in k_B."""
-    c = machine.config
-    force = machine.force_fn(machine.fields(u))
+    force = machine.energy(machine.fields(u)).force
     return {
         "heat": heat_released(machine, u, path[-1]),
         "unit_heat": unit_heat(path, force),
-        "entropy_production": log_path_ratio(path, force, dt=c.dt, mobility=c.mobility, kT=c.kT),
+        "entropy_production": log_path_ratio(path, force, machine.config.langevin()),
     }
 
 

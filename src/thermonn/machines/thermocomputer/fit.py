@@ -24,7 +24,6 @@ convex quadratic in θ = (W, b, J), so two trainers reach the same optimum:
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -34,16 +33,23 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from thermonn._random import generator_or_default
 from thermonn._validation import check_float, check_int
-from thermonn.computer.checkpoint import (
+from thermonn.dynamics import onsager_machlup_action
+from thermonn.machines.thermocomputer.machine import (
+    MachineConfig,
+    ThermoComputer,
+    idealised_trajectory,
+    onsite_gradient,
+)
+from thermonn.train import (
     load_module,
     load_tensors,
     optimizer_from_tensors,
     optimizer_tensors,
     save_tensors,
+    train_minibatch,
 )
-from thermonn.dynamics import onsager_machlup_action
-from thermonn.machines import MachineConfig, ThermoComputer, idealised_trajectory
 
 __all__ = [
     "FitReport",
@@ -77,7 +83,7 @@ def drift_targets(path: Tensor, machine: ThermoComputer) -> tuple[Tensor, Tensor
     ``(K, batch, n_mobile)``."""
     c = machine.config
     x = path[:-1]
-    y = -(path[1:] - x) / (c.mobility * c.dt) - (2 * c.j2 * x + 4 * c.j4 * x.pow(3))
+    y = -(path[1:] - x) / (c.mobility * c.dt) - onsite_gradient(x, c.j2, c.j4)
     return x, y
 
 
@@ -87,15 +93,12 @@ def mean_action(
     """⟨U⟩ per step per mobile unit of the training paths under the machine (½ would mean the
     paths are as likely as the machine's own)."""
     c = machine.config
+    langevin = c.langevin()
     total = 0.0
     with torch.no_grad():
         for rows in torch.arange(len(u)).split(batch_size):
-            force = machine.force_fn(machine.fields(u[rows]))
-            total += float(
-                onsager_machlup_action(
-                    paths(rows), force, dt=c.dt, mobility=c.mobility, kT=c.kT
-                ).sum()
-            )
+            force = machine.energy(machine.fields(u[rows])).force
+            total += float(onsager_machlup_action(paths(rows), force, langevin).sum())
     return total / (len(u) * c.steps * c.n_mobile)
 
 
@@ -254,10 +257,10 @@ def _train_epochs(
     checkpoint: str | os.PathLike[str] | None,
     progress: Callable[[int, float], None] | None,
 ) -> list[float]:
-    """The one minibatch Adam loop of the trainers: shuffles ``n`` rows with ``generator``,
-    minimises ``batch_loss(rows)``, and after every epoch writes the machine (and ``extra``),
-    the optimizer, the epoch and the generator state atomically to ``checkpoint``; a call with
-    an existing checkpoint resumes exactly after its last finished epoch."""
+    """Adam on ``batch_loss(rows)`` in the package's minibatch loop; after every epoch the
+    machine (and ``extra``), the optimizer, the epoch and the generator state go atomically to
+    ``checkpoint``; a call with an existing checkpoint resumes exactly after its last finished
+    epoch. ``generator`` orders the rows (and is saved with the checkpoint)."""
     check_int("epochs", epochs, minimum=1)
     check_int("batch_size", batch_size, minimum=1)
     modules = {"machine": machine, **({"extra": extra} if extra is not None else {})}
@@ -284,22 +287,9 @@ def _train_epochs(
                 f"{ckpt}: not a complete {name!r} checkpoint ({type(err).__name__}: {err}); "
                 "delete it to restart that stage"
             ) from None
-    for epoch in range(first, epochs):
-        order = torch.randperm(n, generator=generator)
-        total = 0.0
-        for k in range(0, n, batch_size):
-            rows = order[k : k + batch_size]
-            loss = batch_loss(rows)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(rows)
-        history.append(total / n)
-        if not math.isfinite(history[-1]):
-            raise FloatingPointError(
-                f"{name}: the loss became non-finite in epoch {epoch + 1} with learning rate "
-                f"lr={lr:g}; lower the learning rate (the last good checkpoint is kept)"
-            )
+
+    def finished(epoch: int, loss: float) -> None:
+        history.append(loss)
         if ckpt is not None:
             opt_t, groups = optimizer_tensors(opt)
             state = {
@@ -308,10 +298,20 @@ def _train_epochs(
             save_tensors(
                 ckpt,
                 {**state, **opt_t, "generator": generator.get_state()},
-                {"trainer": name, "epoch": epoch + 1, "history": history, "param_groups": groups},
+                {"trainer": name, "epoch": epoch, "history": history, "param_groups": groups},
             )
         if progress is not None:
-            progress(epoch + 1, history[-1])
+            progress(epoch, loss)
+
+    result = train_minibatch(
+        batch_loss, n, opt, epochs=epochs, batch_size=batch_size, generator=generator,
+        start_epoch=first, on_epoch=finished,
+    )  # fmt: skip
+    if result.diverged:
+        raise FloatingPointError(
+            f"{name}: the loss became non-finite in epoch {len(history) + 1} with learning rate "
+            f"lr={lr:g}; lower the learning rate (the last good checkpoint is kept)"
+        )
     return history
 
 
@@ -333,21 +333,23 @@ def fit_adam(
 
     With ``checkpoint``, the machine, the optimizer, the epoch and the generator's state are
     written atomically after every epoch; calling again with the same file resumes exactly
-    where the last finished epoch left off. ``progress(epoch, loss)`` after each epoch."""
+    where the last finished epoch left off. ``progress(epoch, loss)`` after each epoch.
+    ``generator`` orders the rows; ``None`` seeds one from torch's default generator."""
     _check(machine, u, targets)
     c = machine.config
     start = time.perf_counter()
     scale = c.steps * c.n_mobile
 
+    langevin = c.langevin()
+
     def batch_loss(rows: Tensor) -> Tensor:
         path = idealised_trajectory(targets[rows], c, kappa=kappa)
-        force = machine.force_fn(machine.fields(u[rows]))
-        action = onsager_machlup_action(path, force, dt=c.dt, mobility=c.mobility, kT=c.kT)
-        return action.mean() / scale
+        force = machine.energy(machine.fields(u[rows])).force
+        return onsager_machlup_action(path, force, langevin).mean() / scale
 
     history = _train_epochs(
         "adam", machine, len(u), batch_loss, extra=None, epochs=epochs, lr=lr,
-        batch_size=batch_size, generator=generator or torch.Generator().manual_seed(0),
+        batch_size=batch_size, generator=generator_or_default(generator),
         checkpoint=checkpoint, progress=progress,
     )  # fmt: skip
     action = mean_action(machine, u, idealised_paths(targets, c, kappa))
@@ -389,12 +391,14 @@ def fit_distill(
         raise ValueError(
             f"teacher_probs: expected shape ({len(u)}, {c.n_out}), got {tuple(teacher_probs.shape)}"
         )
+    if not (torch.isfinite(u).all() and torch.isfinite(teacher_probs).all()):
+        raise ValueError("inputs/teacher_probs: expected finite values, got NaN or inf")
     start = time.perf_counter()
     readout = _ReadoutScale()
-    generator = generator or torch.Generator().manual_seed(0)
+    generator = generator_or_default(generator)
 
     def batch_loss(rows: Tensor) -> Tensor:
-        x = machine.run(u[rows], generator=generator)[0][:, c.n_hidden :]
+        x = machine.simulate(u[rows], generator=generator).final[0][:, c.n_hidden :]
         logp = (readout.scale * x).log_softmax(-1)
         return -(teacher_probs[rows] * logp).sum(-1).mean()
 

@@ -4,7 +4,7 @@ Noising: data x(0) relax under the non-interacting potential V₀ = Σ (J₂x² 
 kT until they are equilibrium noise at t_f. Training: the machine's potential V_θ = V₀ + Σ b x +
 ½ xᵀJx is fitted so that its own dynamics make the *time-reversed* noising paths as likely as
 possible — maximum likelihood of ω̃ = (x(t_f), …, x(0)) is minimum Onsager–Machlup action, a convex
-quadratic in (b, J) solved exactly by :func:`thermonn.computer.fit.fit_paths`. Generation: start
+quadratic in (b, J) solved exactly by :func:`~thermonn.machines.thermocomputer.fit.fit_paths`. Generation: start
 from equilibrium noise of V₀ and run the machine for t_f; the heat per sample is
 Q = V_θ(x(0)) − V_θ(x(t_f)).
 
@@ -16,25 +16,20 @@ samples (−pattern) come out as well as the patterns themselves.
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from thermonn._io import atomic_write_json, folder_lock
-from thermonn._validation import check_int, check_seed
-from thermonn.computer.energetics import heat_released
-from thermonn.computer.fit import FitReport, fit_paths
-from thermonn.dynamics import simulate_langevin
-from thermonn.functional.potentials import quartic_force
-from thermonn.machines import MachineConfig, ThermoComputer
+from thermonn._validation import check_int
+from thermonn.dynamics import EulerMaruyama, integrate
+from thermonn.machines.thermocomputer.energetics import heat_released
+from thermonn.machines.thermocomputer.fit import FitReport, fit_paths
+from thermonn.machines.thermocomputer.machine import MachineConfig, QuarticEnergy, ThermoComputer
 
 __all__ = [
+    "MAX_VISIBLE",
     "GenerativeSamples",
-    "generate_run",
     "generative_machine",
     "noising_paths",
     "sample",
@@ -57,8 +52,7 @@ def generative_machine(
     """A machine of ``n_visible`` mobile units, no clamped inputs, all-to-all symmetric bonds,
     the paper's J₂ = J₄ = 10 kT. t_f defaults to 0.25 (five relaxation times 1/(2μJ₂) of V₀)
     rather than the paper's 2.5: with a time-independent potential, a longer noising path is
-    mostly equilibrium noise and the fit learns less (digits: classifier confidence of the
-    samples 0.50 at t_f = 2.5 against 0.63 at 0.25)."""
+    mostly equilibrium noise and the fit learns less (measured in docs/thermocomputer.md)."""
     config = MachineConfig(
         n_in=0,
         n_hidden=0,
@@ -80,20 +74,9 @@ def noising_paths(
     c = machine.config
     if data.dim() != 2 or data.shape[1] != c.n_mobile:
         raise ValueError(f"data: expected shape (n, {c.n_mobile}), got {tuple(data.shape)}")
-    zero = torch.zeros(c.n_mobile, dtype=data.dtype)
-    no_bonds = torch.zeros(c.n_mobile, c.n_mobile, dtype=data.dtype)
-    path = simulate_langevin(
-        data,
-        lambda x: quartic_force(x, c.j2, c.j4, zero, no_bonds),
-        steps=c.steps,
-        dt=c.dt,
-        mobility=c.mobility,
-        kT=c.kT,
-        record=True,
-        generator=generator,
-    ).path
-    assert path is not None
-    return path
+    free = QuarticEnergy(c.j2, c.j4, torch.zeros(c.n_mobile, dtype=data.dtype))
+    stepper = EulerMaruyama(free, c.langevin())
+    return integrate(stepper, data, steps=c.steps, save_every=1, generator=generator).states
 
 
 def train_generative(machine: ThermoComputer, data: Tensor, *, seed: int = 0) -> FitReport:
@@ -133,79 +116,6 @@ def sample(
     with torch.no_grad():
         noise = noising_paths(machine, torch.zeros(n, c.n_mobile), generator=generator)[-1]
         empty = noise.new_zeros(n, 0)
-        x = machine.run(empty, initial=noise, generator=generator)[0]
+        x = machine.run(empty, initial=noise, generator=generator).final[0]
         heat = (heat_released(machine, empty, x) - heat_released(machine, empty, noise)) / c.kT
     return GenerativeSamples(x, noise, heat)
-
-
-def generate_run(
-    folder: str | os.PathLike[str], *, samples: int = 500, seed: int = 0
-) -> dict[str, Any]:
-    """Train the generative machine on scikit-learn's digits (pixels mapped to [−1, 1]), draw
-    ``samples`` digits and write ``generative.safetensors``, ``generative.json`` and
-    ``plots/generated_digits.png``. Quality is scored by a logistic-regression classifier
-    trained on the digits: its mean top-class probability on the samples, on the starting
-    noise and on the data."""
-    check_int("samples", samples, minimum=1)
-    check_seed("seed", seed)
-    folder = Path(folder)
-    with folder_lock(folder):
-        return _generate(folder, samples, seed)
-
-
-def _generate(folder: Path, samples: int, seed: int) -> dict[str, Any]:
-    from sklearn.datasets import load_digits
-    from sklearn.linear_model import LogisticRegression
-
-    from thermonn.computer.checkpoint import save_tensors
-
-    (folder / "plots").mkdir(parents=True, exist_ok=True)
-    x, y = load_digits(return_X_y=True)
-    data = torch.tensor(x / 16.0 * 2 - 1, dtype=torch.float32)
-    machine = generative_machine(data.shape[1])
-    fit = train_generative(machine, data, seed=seed)
-    drawn = sample(machine, samples, generator=torch.Generator().manual_seed(seed))
-    clf = LogisticRegression(max_iter=3000).fit(data.numpy(), y)
-    confidence = lambda a: float(clf.predict_proba(a.numpy()).max(1).mean())  # noqa: E731
-    counts = torch.bincount(torch.as_tensor(clf.predict(drawn.samples.numpy())), minlength=10)
-    save_tensors(folder / "generative.safetensors", machine.state_dict(), {"fit": asdict(fit)})
-    c = machine.config
-    result = {
-        "dataset": "digits",
-        "machine": {
-            "n_visible": c.n_mobile,
-            "j2": c.j2,
-            "j4": c.j4,
-            "kT": c.kT,
-            "dt": c.dt,
-            "t_final": c.t_final,
-        },
-        "fit": asdict(fit),
-        "samples": samples,
-        "heat_per_sample_kT": {
-            "mean": float(drawn.heat_kT.mean()),
-            "std": float(drawn.heat_kT.std()),
-        },
-        "classifier_confidence": {
-            "samples": confidence(drawn.samples),
-            "noise": confidence(drawn.noise),
-            "data": confidence(data),
-        },
-        "predicted_class_counts": counts.tolist(),
-    }
-    atomic_write_json(folder / "generative.json", result)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(4, 10, figsize=(10, 4.4))
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < samples:
-            ax.imshow(drawn.samples[i].reshape(8, 8).numpy(), cmap="gray_r", vmin=-1.5, vmax=1.5)
-    fig.suptitle(f"generated digits (heat {float(drawn.heat_kT.mean()):.0f} kT per sample)")
-    fig.tight_layout()
-    fig.savefig(folder / "plots" / "generated_digits.png", dpi=100)
-    plt.close(fig)
-    return result

@@ -5,24 +5,89 @@ fields h = u W; the mobile spins follow overdamped Langevin dynamics in
 
     V(x) = Σ_i (J₂ x_i² + J₄ x_i⁴) + Σ_i (b_i + h_i) x_i + ½ xᵀ J x
 
-from x(0) = 0, and the prediction is read from the output spins at t_f. The dynamics are the
-package's one Langevin engine (:mod:`thermonn.dynamics`); only the potential lives here.
+from x(0) = 0, and the prediction is read from the output spins at t_f. :class:`QuarticEnergy`
+is this potential on the engine's energy protocol (the one place its formulas live); the
+dynamics are the engine's (:mod:`thermonn.dynamics`).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from thermonn._validation import check_float, check_int
-from thermonn.dynamics import AffineForce, simulate_langevin
+from thermonn.dynamics import (
+    AffineSplit,
+    Energy,
+    EulerMaruyama,
+    Langevin,
+    Trajectory,
+    integrate,
+    run_chunked,
+)
 
-__all__ = ["BLOCKS", "MachineConfig", "ThermoComputer", "idealised_trajectory"]
+__all__ = [
+    "BLOCKS",
+    "MachineConfig",
+    "QuarticEnergy",
+    "ThermoComputer",
+    "idealised_trajectory",
+    "onsite_gradient",
+]
 
 BLOCKS = ("in-hidden", "in-out", "hidden-hidden", "hidden-out", "out-out")
+
+
+def _cube(x: Tensor) -> Tensor:
+    return x.pow(3)
+
+
+def onsite_gradient(x: Tensor, j2: float, j4: float) -> Tensor:
+    """∂/∂x of the on-site terms J₂x² + J₄x⁴: 2J₂x + 4J₄x³."""
+    return 2 * j2 * x + 4 * j4 * x.pow(3)
+
+
+@dataclass(frozen=True, eq=False)
+class QuarticEnergy(Energy):
+    """V(x) = Σ_i (J₂ x_i² + J₄ x_i⁴) + Σ_i b_i x_i + ½ xᵀ J x with fields ``field`` b
+    (broadcastable to x) and a symmetric, zero-diagonal ``coupling`` J (``None``: no bonds), so
+    ½ xᵀJx = Σ_(i<j) J_ij x_i x_j counts each bond once. V is linear in (b, J), which makes the
+    Onsager–Machlup training objective a convex quadratic.
+
+    The force −∇V = −(2J₂x + 4J₄x³ + b + Jx) has the affine split x(−J − 2J₂I) − b − 4J₄x³; a
+    machine without bonds offers none (its force is element-wise, cheaper than a matmul).
+    """
+
+    j2: float
+    j4: float
+    field: Tensor
+    coupling: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        split = None
+        if self.coupling is not None:
+            c = self.coupling
+            eye = torch.eye(c.shape[-1], dtype=c.dtype, device=c.device)
+            split = AffineSplit(-(c + 2 * self.j2 * eye), -self.field, _cube, -4 * self.j4)
+        object.__setattr__(self, "_split", split)
+
+    def energy(self, x: Tensor) -> Tensor:
+        onsite = (self.j2 * x.square() + self.j4 * x.square().square()).sum(-1)
+        v = onsite + (x * self.field).sum(-1)
+        return v if self.coupling is None else v + 0.5 * (x * (x @ self.coupling)).sum(-1)
+
+    def force(self, x: Tensor) -> Tensor:
+        split: AffineSplit | None = self._split  # type: ignore[attr-defined]
+        if split is not None:
+            return split(x)
+        return (-self.field) - 2 * self.j2 * x - 4 * self.j4 * x.pow(3)
+
+    def affine(self) -> AffineSplit | None:
+        return self._split  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -64,37 +129,73 @@ class MachineConfig:
         """Integration steps to the readout time, round(t_f / Δt)."""
         return max(1, round(self.t_final / self.dt))
 
-
-def _cube(x: Tensor) -> Tensor:
-    return x.pow(3)
+    def langevin(self, kT: float | None = None) -> Langevin:
+        """The machine's bath and clock, at its own temperature or at ``kT``."""
+        return Langevin(self.dt, self.mobility, self.kT if kT is None else kT)
 
 
 class ThermoComputer(nn.Module):
     """Parameters: input fields ``weight`` (n_in × n_mobile), ``bias`` (n_mobile) and the
     symmetric mobile–mobile couplings, stored once per bond (strict upper triangle). Blocks not
-    in ``config.blocks`` are held at zero by fixed masks. All parameters start at zero, as in
-    the paper (θ₀ = 0)."""
+    in ``config.blocks`` are held at zero by fixed masks. :meth:`reset_parameters` sets every
+    parameter to zero, as in the paper (θ₀ = 0).
+
+    Example::
+
+        machine = ThermoComputer(MachineConfig(n_in=64))
+        scores = machine(u, trajectories=10, generator=torch.Generator().manual_seed(0))
+    """
 
     in_mask: Tensor
     bond_mask: Tensor
 
-    def __init__(self, config: MachineConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: MachineConfig | None = None,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         self.config = c = config or MachineConfig()
-        self.weight = nn.Parameter(torch.zeros(c.n_in, c.n_mobile))
-        self.bias = nn.Parameter(torch.zeros(c.n_mobile))
-        self.bonds = nn.Parameter(torch.zeros(c.n_mobile, c.n_mobile))
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(c.n_in, c.n_mobile, **factory))
+        self.bias = nn.Parameter(torch.empty(c.n_mobile, **factory))
+        self.bonds = nn.Parameter(torch.empty(c.n_mobile, c.n_mobile, **factory))
         hidden = torch.arange(c.n_mobile) < c.n_hidden
-        in_mask = torch.zeros(c.n_in, c.n_mobile)
+        in_mask = torch.zeros(c.n_in, c.n_mobile, **factory)
         in_mask[:, hidden] = float("in-hidden" in c.blocks)
         in_mask[:, ~hidden] = float("in-out" in c.blocks)
         kind = {(True, True): "hidden-hidden", (True, False): "hidden-out",
                 (False, True): "hidden-out", (False, False): "out-out"}  # fmt: skip
         bond_mask = torch.tensor(
-            [[float(kind[(bool(a), bool(b))] in c.blocks) for b in hidden] for a in hidden]
+            [[float(kind[(bool(a), bool(b))] in c.blocks) for b in hidden] for a in hidden],
+            **factory,
         ).triu(1)
         self.register_buffer("in_mask", in_mask)
         self.register_buffer("bond_mask", bond_mask)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every parameter to zero (the paper's θ₀ = 0)."""
+        with torch.no_grad():
+            for p in (self.weight, self.bias, self.bonds):
+                p.zero_()
+
+    @property
+    def device(self) -> torch.device:
+        return self.bias.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.bias.dtype
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (
+            f"n_in={c.n_in}, n_hidden={c.n_hidden}, n_out={c.n_out}, j2={c.j2}, j4={c.j4}, "
+            f"kT={c.kT}, dt={c.dt}, t_final={c.t_final}, blocks={list(c.blocks)}"
+        )
 
     def coupling(self) -> Tensor:
         """The symmetric, zero-diagonal mobile–mobile coupling matrix J."""
@@ -106,25 +207,12 @@ class ThermoComputer(nn.Module):
         c = self.config
         if u.dim() != 2 or u.shape[1] != c.n_in:
             raise ValueError(f"inputs: expected shape (batch, {c.n_in}), got {tuple(u.shape)}")
-        if not torch.isfinite(u).all():
-            raise ValueError("inputs: expected finite values, got NaN or inf")
         return u @ (self.weight * self.in_mask)
 
-    def force(self, x: Tensor, h: Tensor) -> Tensor:
-        """−∂V/∂x on the mobile spins: −(b + h) − x (J + 2J₂ I) − 4J₄ x³."""
-        return self.force_fn(h)(x)
-
-    def force_fn(self, h: Tensor) -> AffineForce:
-        """x ↦ −∂V/∂x for fixed input fields ``h``: x (−J − 2J₂I) − (b + h) − 4J₄ x³, as an
-        :class:`~thermonn.dynamics.AffineForce` (the engine folds it into one matmul per step)."""
+    def energy(self, h: Tensor) -> QuarticEnergy:
+        """The potential of the mobile spins under input fields ``h`` (:meth:`fields`)."""
         c = self.config
-        eye = torch.eye(c.n_mobile, dtype=h.dtype, device=h.device)
-        return AffineForce(
-            matrix=-(self.coupling() + 2 * c.j2 * eye),
-            offset=-(self.bias + h),
-            local=_cube,
-            local_scale=-4 * c.j4,
-        )
+        return QuarticEnergy(c.j2, c.j4, self.bias + h, self.coupling())
 
     def run(
         self,
@@ -133,25 +221,47 @@ class ThermoComputer(nn.Module):
         trajectories: int = 1,
         kT: float | None = None,
         t_final: float | None = None,
-        record: bool = False,
+        save_every: int | None = None,
         generator: torch.Generator | None = None,
         chunk_size: int = 2500,
         initial: Tensor | None = None,
-    ) -> Tensor:
-        """Mobile spins at ``t_final`` (default the config's), shape ``(trajectories, batch,
-        n_mobile)``, or the whole path ``(steps + 1, trajectories, batch, n_mobile)`` with
-        ``record``. ``kT`` overrides the config's temperature (inference temperature);
-        ``initial`` ``(batch, n_mobile)`` replaces the start x(0) = 0.
+    ) -> Trajectory:
+        """Run the machine on inputs ``u`` ``(batch, n_in)``; states of shape ``(n_saved,
+        trajectories, batch, n_mobile)``, recorded every ``save_every`` steps (``None``: the
+        start and t_f only). ``kT`` overrides the config's temperature (inference temperature);
+        ``initial`` ``(batch, n_mobile)`` replaces the start x(0) = 0; ``t_final`` the readout
+        time. Chunks of ``chunk_size`` inputs run concurrently
+        (:func:`~thermonn.dynamics.run_chunked`): the result depends on ``generator`` and
+        ``chunk_size``, not on the thread count.
 
-        The batch is cut into chunks of ``chunk_size`` inputs that run concurrently on
-        ``torch.get_num_threads()`` threads, each with its own generator seeded from
-        ``generator``; the result depends on ``generator`` and ``chunk_size``, not on the
-        thread count."""
+        Raises:
+            ValueError: wrong shapes, non-finite inputs, or bad settings.
+        """
+        if not torch.isfinite(u).all():
+            raise ValueError("inputs: expected finite values, got NaN or inf")
+        return self.simulate(
+            u, trajectories=trajectories, kT=kT, t_final=t_final, save_every=save_every,
+            generator=generator, chunk_size=chunk_size, initial=initial,
+        )  # fmt: skip
+
+    def simulate(
+        self,
+        u: Tensor,
+        *,
+        trajectories: int = 1,
+        kT: float | None = None,
+        t_final: float | None = None,
+        save_every: int | None = None,
+        generator: torch.Generator | None = None,
+        chunk_size: int = 2500,
+        initial: Tensor | None = None,
+    ) -> Trajectory:
+        """:meth:`run` without the finiteness check of ``u`` (a device sync): for trainers
+        that validated their data once."""
         c = self.config
         check_int("trajectories", trajectories, minimum=1)
-        check_int("chunk_size", chunk_size, minimum=1)
         steps = (c if t_final is None else replace(c, t_final=t_final)).steps  # validated there
-        temperature = c.kT if kT is None else check_float("kT", kT, at_least=0.0)
+        langevin = c.langevin(kT)
         h = self.fields(u)
         if initial is None:
             initial = torch.zeros_like(h)
@@ -159,52 +269,26 @@ class ThermoComputer(nn.Module):
             raise ValueError(
                 f"initial: expected finite values of shape {tuple(h.shape)}, got {tuple(initial.shape)}"
             )
-        pieces = list(zip(h.split(chunk_size), initial.split(chunk_size), strict=True))
-        seed_device = generator.device if generator is not None else torch.device("cpu")
-        drawn = torch.randint(2**62, (len(pieces),), generator=generator, device=seed_device)
-        seeds = drawn.tolist()
 
-        grad_mode = torch.is_grad_enabled()  # thread-local: carry the caller's mode to the workers
+        def simulate(piece: Sequence[Tensor], generator: torch.Generator) -> Trajectory:
+            fields, start = piece
+            n = len(fields)
+            stepper = EulerMaruyama(self.energy(fields.repeat(trajectories, 1)), langevin)
+            # (trajectories · chunk, n): one 2-D matmul per step
+            out = integrate(
+                stepper, start.repeat(trajectories, 1), steps=steps, save_every=save_every,
+                generator=generator,
+            )  # fmt: skip
+            return Trajectory(out.times, out.states.unflatten(-2, (trajectories, n)))
 
-        def one(piece: tuple[Tensor, Tensor], seed: int) -> Tensor:
-            with torch.set_grad_enabled(grad_mode):
-                return simulate(*piece, seed)
-
-        def one_in_worker(piece: tuple[Tensor, Tensor], seed: int) -> Tensor:
-            # each worker thread is one core: no nested intra-op threads (OpenMP's thread
-            # count is per thread, so the caller's setting is untouched)
-            torch.set_num_threads(1)
-            return one(piece, seed)
-
-        def simulate(piece: Tensor, start: Tensor, seed: int) -> Tensor:
-            hp = piece.repeat(trajectories, 1)  # (trajectories · chunk, n): one 2-D matmul
-            result = simulate_langevin(
-                start.repeat(trajectories, 1),
-                self.force_fn(hp),
-                steps=steps,
-                dt=c.dt,
-                mobility=c.mobility,
-                kT=temperature,
-                record=record,
-                generator=torch.Generator(device=h.device).manual_seed(seed),
-            )
-            out = result.path if record and result.path is not None else result.final
-            return out.unflatten(-2, (trajectories, len(piece)))
-
-        workers = min(len(pieces), torch.get_num_threads())
-        if workers == 1:
-            outs = [one(p, s) for p, s in zip(pieces, seeds, strict=True)]
-        else:
-            with ThreadPoolExecutor(workers) as pool:
-                outs = list(pool.map(one_in_worker, pieces, seeds))
-        return torch.cat(outs, dim=-2)
+        return run_chunked(simulate, (h, initial), chunk_size=chunk_size, generator=generator)
 
     def forward(
         self, u: Tensor, *, trajectories: int = 1, generator: torch.Generator | None = None
     ) -> Tensor:
         """Output spins at t_f averaged over ``trajectories`` runs, shape ``(batch, n_out)``:
         the class scores (prediction = argmax)."""
-        x = self.run(u, trajectories=trajectories, generator=generator)
+        x = self.run(u, trajectories=trajectories, generator=generator).final
         return x[..., self.config.n_hidden :].mean(0)
 
 
@@ -221,17 +305,8 @@ def idealised_trajectory(
             f"targets: expected shape (batch, {config.n_mobile}), got {tuple(targets.shape)}"
         )
     if kappa is None:
-        guide = 2 * config.j2 * targets + 4 * config.j4 * targets.pow(3)
+        guide = onsite_gradient(targets, config.j2, config.j4)
     else:
         guide = check_float("kappa", kappa, above=0.0) * targets
-    path = simulate_langevin(
-        torch.zeros_like(targets),
-        lambda x: guide - 2 * config.j2 * x - 4 * config.j4 * x.pow(3),
-        steps=config.steps,
-        dt=config.dt,
-        mobility=config.mobility,
-        kT=0.0,
-        record=True,
-    ).path
-    assert path is not None
-    return path
+    stepper = EulerMaruyama(QuarticEnergy(config.j2, config.j4, -guide), config.langevin(0.0))
+    return integrate(stepper, torch.zeros_like(targets), steps=config.steps, save_every=1).states

@@ -1,0 +1,108 @@
+"""The energy protocol every machine implements, and the energies the engine ships.
+
+A machine hands the engine an :class:`Energy`: a scalar energy per configuration E(x), its
+force F(x) = −∇E(x), and optionally
+
+* an **affine split** F(x) = x M + c + s·φ(x) (:class:`AffineSplit`) — the Euler–Maruyama
+  stepper then folds state, drift and noise into one ``addmm`` per step;
+* an **enumeration** of a small discrete state space (:meth:`Energy.states`) — then
+  :func:`boltzmann` gives the exact stationary law p(x) ∝ exp(−E(x)/kT), the oracle every
+  sampler of that model is tested against.
+
+Energies are in units of the bath's kT scale; ``x`` has shape ``(..., n)`` and E(x) shape
+``(...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from thermonn._validation import check_float
+
+__all__ = ["AffineSplit", "Energy", "QuadraticEnergy", "boltzmann"]
+
+
+@dataclass(frozen=True, eq=False)
+class AffineSplit:
+    """F(x) = x M + c + s·φ(x): quadratic couplings (``matrix`` M, ``(n, n)``), fields
+    (``offset`` c, broadcastable to x) and an optional element-wise term (``local`` φ with
+    scale s), e.g. the quartic machine's −4J₄x³."""
+
+    matrix: Tensor
+    offset: Tensor
+    local: Callable[[Tensor], Tensor] | None = None
+    local_scale: float = 1.0
+
+    def __call__(self, x: Tensor) -> Tensor:
+        force = self.offset + x @ self.matrix
+        return force if self.local is None else force + self.local_scale * self.local(x)
+
+
+class Energy:
+    """Base class of energies: subclasses define :meth:`energy`; :meth:`force` defaults to
+    −∇E by autograd and should be overridden with the closed form where one exists.
+
+    Example::
+
+        class DoubleWell(Energy):
+            def energy(self, x):
+                return (x.square() - 1).square().sum(-1)
+    """
+
+    def energy(self, x: Tensor) -> Tensor:
+        """E(x), shape ``x.shape[:-1]``."""
+        raise NotImplementedError(f"{type(self).__name__} does not define energy()")
+
+    def force(self, x: Tensor) -> Tensor:
+        """F(x) = −∇E(x), shape of ``x``."""
+        with torch.enable_grad():
+            leaf = x.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.energy(leaf).sum(), leaf)
+        return -grad
+
+    def affine(self) -> AffineSplit | None:
+        """The split F(x) = x M + c + s·φ(x) when the energy has one (a fast path), else None."""
+        return None
+
+    def states(self) -> Tensor | None:
+        """Every configuration ``(n_states, n)`` of a small discrete model, else None."""
+        return None
+
+
+@dataclass(frozen=True, eq=False)
+class QuadraticEnergy(Energy):
+    """E(x) = ½ (x − m)ᵀ A (x − m) with a symmetric ``precision`` A ``(n, n)`` and ``mean`` m
+    (broadcastable to x): the harmonic well, and the Ornstein–Uhlenbeck process's potential.
+    At temperature kT its Boltzmann law is N(m, kT A⁻¹) for positive-definite A; A = 0 is the
+    free particle. F(x) = −(x − m) A is affine: M = −A, c = m A."""
+
+    precision: Tensor
+    mean: Tensor
+
+    def energy(self, x: Tensor) -> Tensor:
+        d = x - self.mean
+        return 0.5 * (d * (d @ self.precision)).sum(-1)
+
+    def force(self, x: Tensor) -> Tensor:
+        return (self.mean - x) @ self.precision
+
+    def affine(self) -> AffineSplit:
+        return AffineSplit(-self.precision, self.mean @ self.precision)
+
+
+def boltzmann(energy: Energy, kT: float) -> tuple[Tensor, Tensor]:
+    """The exact stationary law of a discrete model by enumeration: ``(states, p)`` with
+    p(x) = exp(−E(x)/kT) / Z over every state of :meth:`Energy.states`.
+
+    Raises:
+        ValueError: if the energy cannot enumerate its states, or ``kT`` is not positive.
+    """
+    check_float("kT", kT, above=0.0)
+    states = energy.states()
+    if states is None:
+        raise ValueError(f"{type(energy).__name__}: expected an energy with states(), got None")
+    return states, torch.softmax(-energy.energy(states) / kT, dim=0)

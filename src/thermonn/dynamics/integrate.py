@@ -1,0 +1,93 @@
+"""The one driver of every dynamics: a stateless stepper, a clock, strided recording.
+
+A stepper is any object with
+
+* ``dt`` — the time one step advances (1 for a Monte-Carlo sweep),
+* ``init(x0) -> state`` — the stepper's state at the start (the configuration plus whatever
+  workspace the update needs),
+* ``step(state, t, generator) -> state`` — one update from time ``t`` to ``t + dt``, drawing
+  every random number from ``generator``,
+* ``value(state) -> Tensor`` — the configuration to record.
+
+Nothing about a trajectory is stored on the stepper (diffrax / thrml style), so one stepper runs
+any number of trajectories, in any thread. :func:`integrate` owns the loop; Euler–Maruyama
+(:class:`~thermonn.dynamics.EulerMaruyama`) is one stepper, the exact Ornstein–Uhlenbeck
+transition and Gibbs / Metropolis sweeps on discrete states are others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from thermonn._validation import check_float, check_int
+
+__all__ = ["Stepper", "Trajectory", "integrate"]
+
+
+class Stepper(Protocol):
+    """What :func:`integrate` drives (see the module docstring)."""
+
+    @property
+    def dt(self) -> float: ...
+
+    def init(self, x0: Tensor) -> Any: ...
+
+    def step(self, state: Any, t: float, generator: torch.Generator | None) -> Any: ...
+
+    def value(self, state: Any) -> Tensor: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """Recorded configurations: ``states`` ``(n_saved, *x0.shape)`` at ``times`` ``(n_saved,)``
+    (float64). The first entry is x(t₀) and the last is always the final state."""
+
+    times: Tensor
+    states: Tensor
+
+    @property
+    def final(self) -> Tensor:
+        """The configuration at the last time."""
+        return self.states[-1]
+
+
+def integrate(
+    stepper: Stepper,
+    x0: Tensor,
+    *,
+    steps: int,
+    save_every: int | None = None,
+    t0: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> Trajectory:
+    """Run ``steps`` updates of ``stepper`` from ``x0`` at time ``t0``.
+
+    Args:
+        save_every: record every that many steps (1 keeps the whole path, memory
+            ``steps × x0.numel()``); ``None`` records only x(t₀) and the final state. The
+            final state is recorded whether or not ``steps`` is a multiple of the stride.
+        generator: the source of every random number. ``None`` draws from torch's default
+            generator, exactly as ``torch.randn`` does (seed it with ``torch.manual_seed`` to
+            reproduce a run); the library never seeds or resets that generator itself.
+
+    Raises:
+        ValueError: negative ``steps``, ``save_every`` < 1, or non-finite ``x0``.
+    """
+    check_int("steps", steps, minimum=0)
+    stride = steps if save_every is None else check_int("save_every", save_every, minimum=1)
+    check_float("t0", t0)
+    if x0.is_floating_point() and not torch.isfinite(x0).all():
+        raise ValueError("x0: expected finite values, got NaN or inf")
+    dt = stepper.dt
+    state = stepper.init(x0)
+    saved, times = [stepper.value(state)], [t0]
+    for k in range(steps):
+        state = stepper.step(state, t0 + k * dt, generator)
+        if (k + 1) % stride == 0 or k + 1 == steps:
+            saved.append(stepper.value(state))
+            times.append(t0 + (k + 1) * dt)
+    return Trajectory(torch.tensor(times, dtype=torch.float64), torch.stack(saved))

@@ -1,0 +1,148 @@
+"""Overdamped Langevin dynamics and its Euler–Maruyama stepper.
+
+    dx = μ F(x, t) dt + √(2 μ kT(t)) dW,        F = −∇E,
+
+discretised as x_{k+1} = x_k + μ F(x_k, t_k) Δt + √(2 μ kT(t_k) Δt) ξ_k with ξ_k ~ N(0, 1).
+Units whose ``mobile`` mask is False are clamped (inputs of the thermodynamic computer).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from thermonn._validation import check_float
+from thermonn.dynamics.energy import AffineSplit, Energy
+
+__all__ = ["EMState", "EulerMaruyama", "Langevin"]
+
+Schedule = Callable[[float], float]
+
+
+@dataclass(frozen=True, eq=False)
+class Langevin:
+    """The bath and clock of overdamped Langevin dynamics: time step ``dt``, ``mobility`` μ,
+    temperature ``kT`` (a number, or a schedule t ↦ kT(t) for annealing) and an optional
+    ``mobile`` mask (broadcastable to x; False units are clamped). Validated once, here.
+
+    Raises:
+        ValueError: non-positive ``dt`` or ``mobility``, negative ``kT``.
+        TypeError: ``kT`` neither a number nor a callable.
+    """
+
+    dt: float
+    mobility: float = 1.0
+    kT: float | Schedule = 1.0
+    mobile: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        check_float("dt", self.dt, above=0.0)
+        check_float("mobility", self.mobility, above=0.0)
+        if not callable(self.kT):
+            check_float("kT", self.kT, at_least=0.0)
+
+    def temperature(self, t: float) -> float:
+        """kT at time ``t``."""
+        if not callable(self.kT):
+            return self.kT
+        kT = self.kT(t)
+        if not kT >= 0.0:
+            raise ValueError(f"kT schedule: expected kT >= 0 at t = {t:g}, got {kT!r}")
+        return float(kT)
+
+    def constant_temperature(self) -> float:
+        """kT when it does not depend on time; path weights need a positive one.
+
+        Raises:
+            ValueError: for a schedule or kT = 0.
+        """
+        if callable(self.kT):
+            raise ValueError("kT: expected a constant temperature for path weights, got a schedule")
+        return check_float("kT", self.kT, above=0.0)
+
+
+class EMState(NamedTuple):
+    """Euler–Maruyama state: the configuration and a noise buffer refilled every step."""
+
+    x: Tensor
+    noise: Tensor
+
+
+class EulerMaruyama:
+    """The Euler–Maruyama stepper of :class:`Langevin` dynamics in ``energy``: an
+    :class:`~thermonn.dynamics.Energy`, or a function t ↦ Energy for a time-dependent potential.
+
+    When the energy is time-independent, has an :class:`~thermonn.dynamics.AffineSplit`
+    F = x M + c + s·φ(x), nothing is clamped and x is a 2-D batch, one step is one ``addmm``:
+    x_{k+1} = (μΔt c + σξ) + x (I + μΔt M) + μΔt s φ(x).
+    """
+
+    def __init__(self, energy: Energy | Callable[[float], Energy], langevin: Langevin) -> None:
+        static = energy if isinstance(energy, Energy) else None
+        if static is not None:
+            self._energy_at: Callable[[float], Energy] = lambda _t: static
+        elif callable(energy):
+            self._energy_at = energy
+        else:
+            raise TypeError(
+                f"energy: expected an Energy or a function t -> Energy, got {type(energy).__name__}"
+            )
+        if not isinstance(langevin, Langevin):
+            raise TypeError(f"langevin: expected a Langevin, got {type(langevin).__name__}")
+        self.langevin = langevin
+        self._drift = langevin.mobility * langevin.dt
+        self._scale = None if callable(langevin.kT) else self._noise_scale(langevin.kT)
+        split = static.affine() if static is not None else None
+        self._split: AffineSplit | None = split if langevin.mobile is None else None
+        if self._split is not None:
+            m = self._split.matrix
+            eye = torch.eye(m.shape[-1], dtype=m.dtype, device=m.device)
+            self._propagator = eye + self._drift * m  # x_k ↦ x_k + μΔt x_k M in the matmul
+            self._shift = self._drift * self._split.offset
+
+    @property
+    def dt(self) -> float:
+        return self.langevin.dt
+
+    def _noise_scale(self, kT: float) -> float:
+        return math.sqrt(2.0 * self.langevin.mobility * kT * self.langevin.dt)
+
+    def init(self, x0: Tensor) -> EMState:
+        return EMState(x0, torch.empty_like(x0))
+
+    def value(self, state: EMState) -> Tensor:
+        return state.x
+
+    def step(self, state: EMState, t: float, generator: torch.Generator | None) -> EMState:
+        x, noise = state
+        scale = self._scale
+        if scale is None:
+            scale = self._noise_scale(self.langevin.temperature(t))
+        drift, split = self._drift, self._split
+        if split is not None and x.dim() == 2:
+            # (μΔt c + σξ) + x (I + μΔt M) + μΔt s φ(x): one addmm, no separate force tensor
+            shift = self._shift.expand_as(x)
+            base = (
+                noise.normal_(0.0, scale, generator=generator).add_(shift) if scale > 0 else shift
+            )
+            new = torch.addmm(base, x, self._propagator)
+            if split.local is not None:
+                new.add_(split.local(x), alpha=drift * split.local_scale)
+            return EMState(new, noise)
+        energy = self._energy_at(t)
+        mask = self.langevin.mobile
+        if mask is None:
+            # x + μΔt F + √(2μkTΔt) ξ in two fused passes
+            x = torch.add(x, energy.force(x), alpha=drift)
+            if scale > 0.0:
+                x.add_(noise.normal_(0.0, scale, generator=generator))
+            return EMState(x, noise)
+        dx = energy.force(x).mul(drift)
+        if scale > 0.0:
+            dx.add_(noise.normal_(0.0, scale, generator=generator))
+        return EMState(x + dx * mask.to(x.dtype), noise)

@@ -8,7 +8,7 @@ import torch
 
 from helpers import write_idx_dir
 from thermonn.cli.main import main
-from thermonn.data.digits import DatasetSplit
+from thermonn.data.split import DatasetSplit
 from thermonn.dynamics import onsager_machlup_action
 from thermonn.experiments.thermocomputer.data import equal_norm, load_machine_data
 from thermonn.experiments.thermocomputer.run import RunConfig

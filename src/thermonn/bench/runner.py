@@ -10,7 +10,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from thermonn._host import host_info
-from thermonn._io import atomic_write_text, folder_lock, read_json
+from thermonn._io import atomic_write_text, read_json
 from thermonn._validation import check_float, check_int, check_seed
 from thermonn.bench.backbones import VARIANTS, build_backbone
 from thermonn.bench.families import FAMILIES, REFERENCE, get_family
@@ -28,6 +28,7 @@ from thermonn.bench.matching import Match, count_flops, count_parameters, match_
 from thermonn.bench.tasks import Task, get_task
 from thermonn.nn.diagnostics import collect_diagnostics
 from thermonn.nn.tel import TEL
+from thermonn.train import RunFolder, train_minibatch
 
 __all__ = [
     "BUDGETS",
@@ -208,17 +209,27 @@ def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
 
 
 def _run_cell(cell: Cell, task: Task, options: RunOptions) -> dict[str, Any]:
-    """:func:`run_cell` of a cell already validated into ``task``."""
-    match = _match(cell, task)
+    """:func:`run_cell` of a cell already validated into ``task``. The cell seeds torch's
+    default generator (pykan initialises from it) inside ``fork_rng``: the caller's random
+    state is untouched."""
     if options.threads is not None:
         torch.set_num_threads(options.threads)
     device = torch.device(options.device)
+    forked = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=forked):
+        torch.manual_seed(cell.seed)
+        return _seeded_run(cell, task, options, device)
+
+
+def _seeded_run(
+    cell: Cell, task: Task, options: RunOptions, device: torch.device
+) -> dict[str, Any]:
+    match = _match(cell, task)
     split, _ = task.data()
     x_tr, y_tr, x_te, y_te = (t.to(device) for t in split)
     if options.max_train is not None:
         x_tr, y_tr = x_tr[: options.max_train], y_tr[: options.max_train]
     build, _ = _builder(cell, task)
-    torch.manual_seed(cell.seed)  # pykan initialises from the global generator
     model = build(match.width, **match.knobs).to(device)
     generator = torch.Generator().manual_seed(cell.seed)
     epochs = max(1, round(task.epochs * options.epochs_scale))
@@ -238,23 +249,21 @@ def _run_cell(cell: Cell, task: Task, options: RunOptions) -> dict[str, Any]:
         torch.cuda.reset_peak_memory_stats(device)
     rss0 = None if cuda else _rss_reset()
 
-    status, steps, loss = "ok", 0, torch.tensor(float("nan"))
+    def batch_loss(rows: Tensor) -> Tensor:
+        rows = rows.to(device)
+        xb = x_tr[rows]
+        return task.loss(model(xb), task.target(xb, y_tr[rows]))
+
     start = time.perf_counter()
-    for _ in range(epochs):
-        model.train()
-        for idx in torch.randperm(len(x_tr), generator=generator).split(task.batch_size):
-            idx = idx.to(device)
-            xb = x_tr[idx]
-            loss = task.loss(model(xb), task.target(xb, y_tr[idx]))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            steps += 1
-        if not torch.isfinite(loss):  # checked per epoch: no device sync on every step
-            status = "diverged"
-            break
-    train_loss = loss.item()
+    trained = train_minibatch(
+        batch_loss, len(x_tr), opt, epochs=epochs, batch_size=task.batch_size,
+        generator=generator, scheduler=sched, modules=[model],
+    )  # fmt: skip
+    status, steps, train_loss = (
+        "diverged" if trained.diverged else "ok",
+        trained.steps,
+        trained.last_loss,
+    )
     if cuda:
         torch.cuda.synchronize(device)
     train_seconds = time.perf_counter() - start
@@ -445,23 +454,23 @@ def run_sweep(
     strict: bool = False,
     progress: Callable[[dict[str, Any]], object] | None = None,
     on_plan: Callable[[Cell, Match], object] | None = None,
-    before_write: Callable[[], object] | None = None,
+    command: Sequence[str] | None = None,
 ) -> SweepResult:
     """Run every cell not yet in ``out_dir/rows.jsonl``; with ``jobs > 1`` in worker processes.
 
     Every cell is matched first; the matching table goes to ``matching.json``. A cell whose
     match misses the tolerance runs flagged (``matched: false``), or with ``strict`` is skipped
     and listed — never run silently unmatched.  The folder is locked for the whole sweep
-    (:func:`thermonn._io.folder_lock`): a second sweep into it fails at once, naming the PID.
-    Everything is checked before the first write; ``before_write`` is called then, under the
-    lock (the CLI records its command line).
+    (:class:`~thermonn.train.RunFolder`): a second sweep into it fails at once, naming the PID.
+    Everything is checked before the first write; then ``command`` (the ``thermonn``
+    arguments) goes to ``command.txt``.
     """
     tasks = {c: c.validate() for c in dict.fromkeys(cells)}  # each cell validated once
     for task in dict.fromkeys(tasks.values()):
         task.data()  # a missing data set fails here, before anything runs (cached)
     check_folder(out_dir, options)
-    with folder_lock(out_dir):
-        return _sweep(tasks, out_dir, options, jobs, strict, progress, on_plan, before_write)
+    with RunFolder(out_dir).writing():
+        return _sweep(tasks, out_dir, options, jobs, strict, progress, on_plan, command)
 
 
 def _sweep(
@@ -472,7 +481,7 @@ def _sweep(
     strict: bool,
     progress: Callable[[dict[str, Any]], object] | None,
     on_plan: Callable[[Cell, Match], object] | None,
-    before_write: Callable[[], object] | None,
+    command: Sequence[str] | None,
 ) -> SweepResult:
     found = check_folder(out_dir, options)  # again, now that the lock is held
     rows_path, match_path = out_dir / "rows.jsonl", out_dir / "matching.json"
@@ -480,8 +489,8 @@ def _sweep(
     for key, m in matches.items():
         if not (isinstance(m, dict) and {"matched", "width", "knobs"} <= set(m)):
             raise ValueError(f"{match_path}: entry {key!r} is not a matching record; delete it")
-    if before_write is not None:
-        before_write()
+    if command is not None:
+        RunFolder(out_dir).write_command(command)
     if found.torn:
         _drop_torn_line(rows_path)
     rows = found.rows

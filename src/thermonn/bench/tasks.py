@@ -21,7 +21,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from thermonn.data.digits import DatasetSplit
+from thermonn.data.split import DatasetSplit
 
 __all__ = [
     "CLASSIFICATION",

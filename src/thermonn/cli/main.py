@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from thermonn import __version__
-from thermonn._io import write_command
 from thermonn.cli.args import (
     Parser,
     add_config_arguments,
@@ -114,16 +113,17 @@ def _add_bench(sub: Any) -> None:
         "--out", type=Path, default=None, help="sweep folder (default: runs/bench-<suite>)"
     )
     run.add_argument("--jobs", type=positive_int, default=1, help="parallel worker processes")
-    run.add_argument(
-        "--threads", type=positive_int, default=None, help="torch threads per run (default: all)"
+    add_config_arguments(
+        run,
+        bench.RunOptions,
+        {
+            "threads": "torch threads per run (None: all)",
+            "epochs_scale": "multiply every task's epochs",
+            "max_train": "subsample training sets to N rows",
+            "device": "torch device: cpu, cuda, cuda:N or mps",
+        },
+        types={"threads": positive_int, "epochs_scale": positive_float, "max_train": positive_int},
     )
-    run.add_argument(
-        "--epochs-scale", type=positive_float, default=1.0, help="multiply every task's epochs"
-    )
-    run.add_argument(
-        "--max-train", type=positive_int, default=None, help="subsample training sets to N rows"
-    )
-    run.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N or mps")
     run.add_argument("--strict-matching", action="store_true", help="skip cells outside tolerance")
     run.add_argument(
         "--quick",
@@ -191,7 +191,7 @@ def _bench(args: argparse.Namespace) -> int:
     unique = list(dict.fromkeys(cells))
     for task in dict.fromkeys(c.validate() for c in unique):
         task.data()  # a missing data set fails here, before the folder is touched (cached)
-    options = bench.RunOptions(args.epochs_scale, args.max_train, args.device, args.threads)
+    options = config_from_args(bench.RunOptions, args)
     out = check_out_folder(
         args.out or Path("runs") / f"bench-{args.suite if not args.tasks else 'custom'}"
     )
@@ -225,7 +225,7 @@ def _bench(args: argparse.Namespace) -> int:
             strict=args.strict_matching,
             progress=progress,
             on_plan=on_plan,
-            before_write=lambda: write_command(out, args.argv),
+            command=args.argv,
         )
         bar.update(len(unique) - bar.n)
     print(f"ran {result.ran} new runs; {len(result.rows)} rows in {out / 'rows.jsonl'}")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from thermonn._validation import check_int
-from thermonn.data.digits import DatasetSplit
+from thermonn.data.split import DatasetSplit
 
 __all__ = ["FASHION_MNIST_DIR", "load_idx_split", "read_idx"]
 

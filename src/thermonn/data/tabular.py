@@ -1,6 +1,6 @@
 """Small offline tabular, synthetic and text datasets for the benchmark harness.
 
-Every loader returns a :class:`~thermonn.data.digits.DatasetSplit` with features standardised on
+Every loader returns a :class:`~thermonn.data.DatasetSplit` with features standardised on
 the training split (regression targets too), built from data that ships with scikit-learn or
 is generated here — nothing is downloaded.
 """
@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thermonn.data.digits import DatasetSplit
+from thermonn.data.digits import load_digits_split
+from thermonn.data.split import DatasetSplit, standardised_split
 
 __all__ = [
     "TEXT_CORPUS_DIR",
@@ -26,41 +27,17 @@ __all__ = [
 TEXT_CORPUS_DIR = Path("/usr/share/common-licenses")
 
 
-def _standardised(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    classification: bool,
-    test_fraction: float = 0.25,
-    seed: int = 0,
-) -> DatasetSplit:
-    from sklearn.model_selection import train_test_split
-
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        x, y, test_size=test_fraction, random_state=seed, stratify=y if classification else None
-    )
-    mean, std = x_tr.mean(0), x_tr.std(0)
-    std = np.where(std < 1e-6, 1.0, std)  # constant features (digits' border pixels) stay 0
-    fx = lambda a: torch.as_tensor((a - mean) / std, dtype=torch.float32)  # noqa: E731
-    if classification:
-        fy = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.int64)  # noqa: E731
-    else:
-        y_mean, y_std = y_tr.mean(0), y_tr.std(0) + 1e-8
-        fy = lambda a: torch.as_tensor(  # noqa: E731
-            ((a - y_mean) / y_std).reshape(len(a), -1), dtype=torch.float32
-        )
-    return DatasetSplit(fx(x_tr), fy(y_tr), fx(x_te), fy(y_te))
-
-
 def load_sklearn_split(name: str) -> DatasetSplit:
     """``digits``, ``breast_cancer``, ``wine`` (classification), ``diabetes`` (regression) from
     scikit-learn's bundled files, or ``friedman1`` (``make_friedman1``, n = 2000, noise 1)."""
     from sklearn import datasets
 
     classification = {"digits": True, "breast_cancer": True, "wine": True}
+    if name == "digits":
+        return load_digits_split(test_fraction=0.25, scaling="pixel-guarded")
     if name in classification:
         x, y = getattr(datasets, f"load_{name}")(return_X_y=True)
-        return _standardised(x, y, classification=True)
+        return standardised_split(x, y, classification=True)
     if name == "diabetes":
         x, y = datasets.load_diabetes(return_X_y=True)
     elif name == "friedman1":
@@ -70,7 +47,7 @@ def load_sklearn_split(name: str) -> DatasetSplit:
             f"unknown scikit-learn dataset {name!r}; expected one of "
             "['breast_cancer', 'diabetes', 'digits', 'friedman1', 'wine']"
         )
-    return _standardised(x, y, classification=False)
+    return standardised_split(x, y, classification=False)
 
 
 def load_spirals_split(
@@ -86,7 +63,7 @@ def load_spirals_split(
     xy = np.stack([r * np.cos(angle), r * np.sin(angle)], 1) * 3
     xy += noise * rng.standard_normal(xy.shape) * r[:, None]
     x = np.concatenate([xy, rng.standard_normal((n, noise_dims))], 1)
-    return _standardised(x, labels, classification=True)
+    return standardised_split(x, labels, classification=True)
 
 
 def load_pendulum_split(n: int = 4000, seed: int = 0) -> DatasetSplit:
@@ -103,7 +80,7 @@ def load_pendulum_split(n: int = 4000, seed: int = 0) -> DatasetSplit:
     theta0 = rng.uniform(0.05, 3.0, n)
     g = rng.uniform(1.6, 24.8, n)
     period = 4 * np.sqrt(length / g) * ellipk(np.sin(theta0 / 2) ** 2)
-    return _standardised(np.stack([length, theta0, g], 1), period, classification=False)
+    return standardised_split(np.stack([length, theta0, g], 1), period, classification=False)
 
 
 def load_char_corpus(

@@ -23,7 +23,7 @@ from thermonn._io import atomic_write_text
 from thermonn._validation import check_float, check_int, check_seed
 from thermonn.bench.baselines import build_mlp
 from thermonn.bench.matching import count_parameters
-from thermonn.data.digits import DatasetSplit, load_digits_split
+from thermonn.data import DatasetSplit, load_digits_split
 from thermonn.functional.entropy import ENTROPIES
 from thermonn.nn.diagnostics import collect_diagnostics
 from thermonn.nn.tel import TEL

@@ -90,8 +90,12 @@ class RunFolder:
             if check is not None:
                 check()
             if command is not None:
-                write_command(self.path, list(command))
+                self.write_command(command)
             yield self
+
+    def write_command(self, command: Sequence[str]) -> Path:
+        """``command.txt``: the ``thermonn`` command line (its arguments ``command``)."""
+        return write_command(self.path, list(command))
 
     def file(self, name: str) -> Path:
         """The path of ``name`` inside the folder."""

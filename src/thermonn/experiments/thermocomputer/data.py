@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from thermonn._validation import check_optional_int
-from thermonn.data.digits import DatasetSplit
+from thermonn.data import DatasetSplit, load_digits_split
 from thermonn.data.idx import FASHION_MNIST_DIR, load_idx_split
 
 __all__ = ["DATASETS", "equal_norm", "load_machine_data"]
@@ -57,17 +56,7 @@ def load_machine_data(
     check_optional_int("limit_train", limit_train, 1)
     check_optional_int("limit_test", limit_test, 1)
     if dataset == "digits":
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-
-        x, y = load_digits(return_X_y=True)
-        x_tr, x_te, y_tr, y_te = train_test_split(
-            x / 16.0, y, test_size=0.2, random_state=0, stratify=y
-        )
-        mean, std = x_tr.mean(), x_tr.std()
-        as_x = lambda a: torch.as_tensor((a - mean) / std, dtype=torch.float32)  # noqa: E731
-        as_y = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.int64)  # noqa: E731
-        split = DatasetSplit(as_x(x_tr), as_y(y_tr), as_x(x_te), as_y(y_te))
+        split = load_digits_split(scaling="global")
     else:
         if dataset == "mnist" and directory is None:
             raise ValueError(

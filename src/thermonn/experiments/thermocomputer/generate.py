@@ -13,6 +13,7 @@ import torch
 
 from thermonn._io import atomic_write_json
 from thermonn._validation import check_int, check_seed
+from thermonn.data import load_digits_split
 from thermonn.machines.thermocomputer.generative import (
     generative_machine,
     sample,
@@ -42,12 +43,11 @@ def generate_run(
 
 
 def _generate(folder: Path, samples: int, seed: int) -> dict[str, Any]:
-    from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
 
     (folder / "plots").mkdir(parents=True, exist_ok=True)
-    x, y = load_digits(return_X_y=True)
-    data = torch.tensor(x / 16.0 * 2 - 1, dtype=torch.float32)
+    digits = load_digits_split(test_fraction=None, scaling="symmetric")  # every image, in order
+    data, y = digits.x_train, digits.y_train.numpy()
     machine = generative_machine(data.shape[1])
     fit = train_generative(machine, data, seed=seed)
     drawn = sample(machine, samples, generator=torch.Generator().manual_seed(seed))

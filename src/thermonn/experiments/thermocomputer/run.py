@@ -30,7 +30,7 @@ import torch
 
 from thermonn._io import atomic_write_json, read_json
 from thermonn._validation import check_float, check_int, check_optional_int, check_seed
-from thermonn.data.digits import DatasetSplit
+from thermonn.data.split import DatasetSplit
 from thermonn.experiments.thermocomputer.data import DATASETS, load_machine_data
 from thermonn.experiments.thermocomputer.evaluate import Evaluation, evaluate_machine, topk_accuracy
 from thermonn.experiments.thermocomputer.teacher import (

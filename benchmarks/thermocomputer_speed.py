@@ -31,7 +31,7 @@ from thermonn.experiments.thermocomputer.teacher import (
     train_teacher,
 )
 from thermonn.machines import ThermoComputer
-from thermonn.machines.thermocomputer.fit import fit_adam, fit_exact
+from thermonn.machines.thermocomputer import fit_adam, fit_exact
 from thermonn.train.checkpoint import load_module, load_tensors
 
 

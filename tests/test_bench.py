@@ -24,8 +24,10 @@ from thermonn.bench import (
 )
 from thermonn.bench.backbones import build_backbone
 from thermonn.bench.baselines import DEQBlock, EnergyDescent, HopfieldBlock
+from thermonn.bench.cells import plan
 from thermonn.bench.families import FAMILIES
-from thermonn.bench.runner import _host_record, load_rows, plan
+from thermonn.bench.rows import load_rows
+from thermonn.bench.runner import _host_record
 from thermonn.bench.stats import compare
 from thermonn.bench.tasks import KINDS, TASKS, get_task
 from thermonn.cli.main import main

@@ -18,18 +18,18 @@ from thermonn.experiments.thermocomputer.teacher import (
     train_teacher,
 )
 from thermonn.machines import MachineConfig, ThermoComputer
-from thermonn.machines.thermocomputer.energetics import (
-    BOLTZMANN,
-    DigitalCost,
-    count_macs,
-    heat_released,
-)
-from thermonn.machines.thermocomputer.fit import (
+from thermonn.machines.thermocomputer import (
     fit_adam,
     fit_distill,
     fit_exact,
     idealised_paths,
     mean_action,
+)
+from thermonn.machines.thermocomputer.energetics import (
+    BOLTZMANN,
+    DigitalCost,
+    count_macs,
+    heat_released,
 )
 from thermonn.machines.thermocomputer.generative import generative_machine, sample, train_generative
 from thermonn.train.checkpoint import load_module, load_tensors, save_tensors

@@ -4,20 +4,11 @@ A benchmark cell is (task × model × budget × seed [× depth]); :func:`run_swe
 resumably into ``rows.jsonl`` and :func:`write_report` turns the rows into tables and plots.
 """
 
+from thermonn.bench.cells import BUDGETS, Cell, RunOptions, plan
 from thermonn.bench.families import FAMILIES, Family
 from thermonn.bench.matching import Match, count_flops, count_parameters, match_width
-from thermonn.bench.runner import (
-    BUDGETS,
-    Cell,
-    RowFile,
-    RunOptions,
-    check_folder,
-    load_rows,
-    plan,
-    read_rows,
-    run_cell,
-    run_sweep,
-)
+from thermonn.bench.rows import RowFile, load_rows, read_rows
+from thermonn.bench.runner import check_folder, run_cell, run_sweep
 from thermonn.bench.suites import SUITES, cells_for
 from thermonn.bench.tasks import TASKS, Task, get_task
 

@@ -8,193 +8,34 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from thermonn._host import host_info
 from thermonn._io import atomic_write_text, read_json
-from thermonn._validation import check_float, check_int, check_seed
-from thermonn.bench.backbones import VARIANTS, build_backbone
-from thermonn.bench.families import FAMILIES, REFERENCE, get_family
-from thermonn.bench.matching import Match, count_flops, count_parameters, match_width
+from thermonn.bench.cells import Cell, RunOptions, build_model, plan_task
+from thermonn.bench.matching import Match, count_flops
+from thermonn.bench.memory import rss_reset, saved_bytes, status_kib
+from thermonn.bench.rows import (
+    RowFile,
+    append_row,
+    drop_torn_line,
+    read_rows,
+)
 from thermonn.bench.tasks import Task, get_task
 from thermonn.nn.diagnostics import collect_diagnostics
 from thermonn.nn.tel import TEL
 from thermonn.train import RunFolder, train_minibatch
 
-__all__ = [
-    "BUDGETS",
-    "Cell",
-    "RowFile",
-    "RunOptions",
-    "check_folder",
-    "load_rows",
-    "plan",
-    "read_rows",
-    "run_cell",
-    "run_sweep",
-]
+__all__ = ["SweepResult", "check_folder", "run_cell", "run_sweep"]
 
-BUDGETS: dict[str, float] = {"small": 0.5, "default": 1.0, "large": 2.0, "xlarge": 4.0}
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One run: the model ``model`` on ``task`` at ``budget`` (× the task's base width), ``depth``
-    stacked blocks (vector tasks), initialised and shuffled with ``seed``."""
-
-    task: str
-    model: str
-    budget: str = "default"
-    seed: int = 0
-    depth: int = 1
-
-    @property
-    def key(self) -> str:
-        return f"{self.task}|{self.model}|{self.budget}|d{self.depth}|s{self.seed}"
-
-    @property
-    def plan_key(self) -> str:
-        return f"{self.task}|{self.model}|{self.budget}|d{self.depth}"
-
-    def validate(self) -> Task:
-        """Check every name; ``ValueError`` lists the valid choices."""
-        task = get_task(self.task)
-        if self.budget not in BUDGETS:
-            raise ValueError(f"unknown budget {self.budget!r}; valid budgets: {list(BUDGETS)}")
-        if task.backbone is None:
-            get_family(self.model)
-        elif self.model not in VARIANTS:
-            raise ValueError(
-                f"unknown model {self.model!r} for the drop-in task {self.task!r}; "
-                f"valid models: {sorted(VARIANTS)}"
-            )
-        check_seed("seed", self.seed)
-        check_int("depth", self.depth)
-        if self.depth < 1 or (task.backbone is not None and self.depth != 1):
-            raise ValueError(
-                f"depth: expected 1 for drop-in tasks and >= 1 otherwise, got {self.depth}"
-            )
-        return task
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How runs are executed (not part of a row's key): ``epochs_scale`` multiplies every task's
-    epochs, ``max_train`` subsamples training sets (quick mode), ``threads`` per run."""
-
-    epochs_scale: float = 1.0
-    max_train: int | None = None
-    device: str = "cpu"
-    threads: int | None = None
-
-    def __post_init__(self) -> None:
-        check_float("epochs_scale", self.epochs_scale, above=0.0)
-        for name in ("max_train", "threads"):
-            if getattr(self, name) is not None:
-                check_int(name, getattr(self, name), minimum=1)
-        try:
-            kind = torch.device(self.device).type
-        except RuntimeError:
-            raise ValueError(
-                f"device: expected a torch device such as 'cpu' or 'cuda:0', got {self.device!r}"
-            ) from None
-        if kind not in ("cpu", "cuda", "mps"):
-            raise ValueError(f"device: expected cpu, cuda, cuda:N or mps, got {self.device!r}")
-        if kind == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device: {self.device!r} requested but CUDA is not available here")
-        if kind == "mps" and not torch.backends.mps.is_available():
-            raise ValueError(f"device: {self.device!r} requested but MPS is not available here")
-
-
-def _builder(cell: Cell, task: Task) -> tuple[Callable[..., nn.Module], int]:
-    split, d_out = task.data()
-    width0 = max(1, round(task.width * BUDGETS[cell.budget]))
-    if task.backbone is not None:
-        backbone = task.backbone
-        return (lambda w, **_: build_backbone(backbone, cell.model, w, d_out)), width0
-    family = get_family(cell.model)
-    d_in = split.x_train.shape[-1]
-    return (lambda w, **k: family.build(d_in, d_out, w, depth=cell.depth, **k)), width0
-
-
-def plan(cell: Cell) -> Match:
-    """The matched width/knobs of ``cell``'s model against the reference at its budget
-    (GELU MLP for vector tasks, the original-FFN network for drop-in tasks); computed once per
-    (task, model, budget, depth) and process, whatever the seed."""
-    return _match(cell, cell.validate())
-
-
-def _match(cell: Cell, task: Task) -> Match:
-    """:func:`plan` of a cell already validated into ``task``."""
-    return _plan(Cell(cell.task, cell.model, cell.budget, 0, cell.depth), task)
-
-
-@cache
-def _plan(cell: Cell, task: Task) -> Match:
-    split, _ = task.data()
-    x = split.x_train[:8]
-    reference = Cell(cell.task, "ffn" if task.backbone else REFERENCE, cell.budget, 0, cell.depth)
-    build_ref, width0 = _builder(reference, task)
-    ref = build_ref(width0)
-    target_params, target_flops = count_parameters(ref), count_flops(ref, x)
-    build, _ = _builder(cell, task)
-    if task.backbone is not None:  # architecture fixed; only the FFN activation changes
-        model = build(width0)
-        return Match(
-            width0, {}, count_parameters(model), count_flops(model, x), target_params, target_flops
-        )
-    family = FAMILIES[cell.model]
-    return match_width(
-        build,
-        x,
-        target_params=target_params,
-        target_flops=target_flops,
-        knob_grid=family.knob_grid,
-        min_width=family.min_width,
-    )
-
-
-def _saved_bytes(model: nn.Module, task: Task, x: Tensor, y: Tensor) -> int:
-    """Bytes of the activations autograd keeps for the backward pass of one training step
-    (each saved tensor once; parameters excluded)."""
-    params = {p.data_ptr() for p in model.parameters()}
-    seen: dict[tuple[int, tuple[int, ...]], int] = {}
-
-    def pack(t: Tensor) -> Tensor:
-        if t.data_ptr() not in params:
-            seen[(t.data_ptr(), tuple(t.shape))] = t.numel() * t.element_size()
-        return t
-
-    model.train()
-    x, y = x.clone(), y.clone()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        task.loss(model(x), task.target(x, y)).backward()
-    model.zero_grad(set_to_none=True)
-    return sum(seen.values())
-
-
-def _rss_reset() -> int | None:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return _status_kib("VmRSS")
-    except OSError:
-        return None
-
-
-def _status_kib(field: str) -> int | None:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return None
+_DEFAULT_OPTIONS = RunOptions()
 
 
 @torch.no_grad()
@@ -203,7 +44,7 @@ def _outputs(model: nn.Module, x: Tensor, chunk: int = 1000) -> Tensor:
     return torch.cat([model(x[i : i + chunk]) for i in range(0, len(x), chunk)])
 
 
-def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
+def run_cell(cell: Cell, options: RunOptions = _DEFAULT_OPTIONS) -> dict[str, Any]:
     """Train and evaluate one cell; return its row (metric, loss, cost, timing, memory, traces)."""
     return _run_cell(cell, cell.validate(), options)
 
@@ -215,21 +56,21 @@ def _run_cell(cell: Cell, task: Task, options: RunOptions) -> dict[str, Any]:
     if options.threads is not None:
         torch.set_num_threads(options.threads)
     device = torch.device(options.device)
+    match = plan_task(cell, task)  # cached: must not draw from the seeded stream below
     forked = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=forked):
         torch.manual_seed(cell.seed)
-        return _seeded_run(cell, task, options, device)
+        return _seeded_run(cell, task, match, options, device)
 
 
 def _seeded_run(
-    cell: Cell, task: Task, options: RunOptions, device: torch.device
+    cell: Cell, task: Task, match: Match, options: RunOptions, device: torch.device
 ) -> dict[str, Any]:
-    match = _match(cell, task)
     split, _ = task.data()
     x_tr, y_tr, x_te, y_te = (t.to(device) for t in split)
     if options.max_train is not None:
         x_tr, y_tr = x_tr[: options.max_train], y_tr[: options.max_train]
-    build, _ = _builder(cell, task)
+    build, _ = build_model(cell, task)
     model = build(match.width, **match.knobs).to(device)
     generator = torch.Generator().manual_seed(cell.seed)
     epochs = max(1, round(task.epochs * options.epochs_scale))
@@ -243,11 +84,11 @@ def _seeded_run(
         train_step=True,
         loss=lambda out: task.loss(out, task.target(x_tr[:8], y_tr[:8])),
     )
-    saved = _saved_bytes(model, task, x_tr[: task.batch_size], y_tr[: task.batch_size])
+    saved = saved_bytes(model, task, x_tr[: task.batch_size], y_tr[: task.batch_size])
     cuda = device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
-    rss0 = None if cuda else _rss_reset()
+    rss0 = None if cuda else rss_reset()
 
     def batch_loss(rows: Tensor) -> Tensor:
         rows = rows.to(device)
@@ -270,7 +111,7 @@ def _seeded_run(
     if cuda:
         peak = torch.cuda.max_memory_allocated(device) / 2**20
     else:
-        hwm = _status_kib("VmHWM")
+        hwm = status_kib("VmHWM")
         peak = (hwm - rss0) / 1024 if rss0 is not None and hwm is not None else float("nan")
 
     start = time.perf_counter()
@@ -325,83 +166,6 @@ def _seeded_run(
     }
 
 
-ROW_FIELDS = (
-    "key", "task", "model", "budget", "depth", "seed", "status", "metric", "value", "finished",
-    "train_seconds", "ms_per_step", "saved_activation_mib", "peak_memory_mib", "traces",
-)  # fmt: skip
-"""Fields every row must have (the report reads them)."""
-
-
-class RowFile(NamedTuple):
-    """What a ``rows.jsonl`` holds: ``rows`` with one row per cell key (the first written wins),
-    the keys of the ignored ``duplicates`` (two processes that once wrote one folder), and whether
-    the last line was ``torn`` (a run killed mid-write)."""
-
-    rows: list[dict[str, Any]]
-    duplicates: list[str]
-    torn: bool
-
-
-def read_rows(path: Path) -> RowFile:
-    """Parse a ``rows.jsonl`` without changing it; a duplicate key never reaches the rows.
-
-    Raises:
-        ValueError: a line other than the last is not JSON, or a line is not a JSON object with
-            a string ``key`` (the message names the file and the line).
-    """
-    if not path.exists():
-        return RowFile([], [], False)
-    if not path.is_file():
-        raise ValueError(f"{path}: expected a rows file, got a directory")
-    lines = path.read_text().splitlines()
-    rows: dict[str, dict[str, Any]] = {}
-    duplicates, torn = [], False
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            if i != len(lines) - 1:
-                raise ValueError(
-                    f"{path}: line {i + 1} is not JSON (only a torn last line is repaired)"
-                ) from None
-            torn = True
-            continue
-        if not isinstance(row, dict) or not isinstance(row.get("key"), str):
-            raise ValueError(
-                f"{path}: line {i + 1}: expected a JSON object with a string 'key' (one "
-                f"benchmark run), got {type(row).__name__}"
-                + (f" with keys {sorted(row)[:6]}" if isinstance(row, dict) else "")
-            )
-        missing = [f for f in ROW_FIELDS if f not in row]
-        if missing:
-            raise ValueError(f"{path}: line {i + 1}: run {row['key']!r} lacks fields {missing}")
-        if row["key"] in rows:
-            duplicates.append(row["key"])
-        else:
-            rows[row["key"]] = row
-    return RowFile(list(rows.values()), duplicates, torn)
-
-
-def load_rows(path: Path) -> list[dict[str, Any]]:
-    """The unique rows of a ``rows.jsonl`` (see :func:`read_rows`); changes nothing on disk."""
-    return read_rows(path).rows
-
-
-def _drop_torn_line(path: Path) -> None:
-    """Remove a torn last line from ``path`` atomically (only the folder's lock holder may)."""
-    text = path.read_text()
-    atomic_write_text(path, text[: text.rstrip("\n").rfind("\n") + 1])
-
-
-def _append(path: Path, row: dict[str, Any]) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def _worker_init(threads: int | None) -> None:
     if threads is not None:
         torch.set_num_threads(threads)
@@ -448,7 +212,7 @@ def check_folder(out_dir: Path, options: RunOptions) -> RowFile:
 def run_sweep(
     cells: Iterable[Cell],
     out_dir: Path,
-    options: RunOptions = RunOptions(),
+    options: RunOptions = _DEFAULT_OPTIONS,
     *,
     jobs: int = 1,
     strict: bool = False,
@@ -492,12 +256,12 @@ def _sweep(
     if command is not None:
         RunFolder(out_dir).write_command(command)
     if found.torn:
-        _drop_torn_line(rows_path)
+        drop_torn_line(rows_path)
     rows = found.rows
     done = {r["key"] for r in rows}
     for c, task in tasks.items():
         if c.plan_key not in matches:
-            m = _match(c, task)
+            m = plan_task(c, task)
             matches[c.plan_key] = m.as_dict()
             if on_plan is not None:
                 on_plan(c, m)
@@ -511,14 +275,14 @@ def _sweep(
         ctx = mp.get_context("spawn")
         with ctx.Pool(jobs, initializer=_worker_init, initargs=(options.threads,)) as pool:
             for row in pool.imap_unordered(_run, [(c, options) for c in todo]):
-                _append(rows_path, row)
+                append_row(rows_path, row)
                 rows.append(row)
                 if progress is not None:
                     progress(row)
     else:
         for c in todo:
             row = _run_cell(c, tasks[c], options)
-            _append(rows_path, row)
+            append_row(rows_path, row)
             rows.append(row)
             if progress is not None:
                 progress(row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from thermonn.bench.runner import Cell
+from thermonn.bench.cells import Cell
 
 __all__ = [
     "BASELINE_MODELS",

@@ -191,6 +191,7 @@ def _train(args: argparse.Namespace, config: Any, data: Any, stack: ExitStack) -
 def computer(args: argparse.Namespace) -> int:
     from thermonn.experiments.thermocomputer import run as experiment
     from thermonn.experiments.thermocomputer.report import write_report
+    from thermonn.experiments.thermocomputer.summary import evaluate_run
 
     if args.action == "generate":
         _generate(args)
@@ -211,7 +212,7 @@ def computer(args: argparse.Namespace) -> int:
             if args.no_eval:
                 return 0
         if args.action in ("train", "eval"):
-            summary = experiment.evaluate_run(
+            summary = evaluate_run(
                 args.out,
                 trajectories=args.trajectories,
                 kappas=args.kappas,

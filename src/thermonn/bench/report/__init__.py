@@ -17,7 +17,7 @@ from pathlib import Path
 
 from thermonn._io import atomic_write_text, read_json
 from thermonn.bench.report import _common, _plots, _tables
-from thermonn.bench.runner import read_rows
+from thermonn.bench.rows import read_rows
 from thermonn.bench.stats import Comparison, compare
 
 __all__ = ["Comparison", "compare", "write_report"]

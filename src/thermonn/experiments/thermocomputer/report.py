@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from thermonn._io import atomic_write_text
-from thermonn.experiments.thermocomputer.run import PAPER
+from thermonn.experiments.thermocomputer.summary import PAPER
 from thermonn.train.checkpoint import load_tensors
 
 __all__ = ["write_report"]

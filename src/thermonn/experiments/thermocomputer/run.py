@@ -10,7 +10,7 @@ Layout of ``RUN/``::
     distill_checkpoint.safetensors  distillation's resumable state
     evaluation.json           every measurement (evaluate_machine)
     eval_samples.safetensors  heat samples and output-spin paths for the plots
-    summary.json              the machine-readable headline (see summarise)
+    summary.json              the machine-readable headline (see summary.summarise)
     report.md, plots/*.png    written by write_report (thermonn.experiments.thermocomputer.report)
 
 Every file is written atomically; ``train`` on an existing folder resumes (a finished teacher
@@ -28,20 +28,20 @@ from typing import Any
 
 import torch
 
-from thermonn._io import atomic_write_json, read_json
+from thermonn._io import read_json
 from thermonn._validation import check_float, check_int, check_optional_int, check_seed
 from thermonn.data.split import DatasetSplit
 from thermonn.experiments.thermocomputer.data import DATASETS, load_machine_data
-from thermonn.experiments.thermocomputer.evaluate import Evaluation, evaluate_machine, topk_accuracy
+from thermonn.experiments.thermocomputer.evaluate import topk_accuracy
 from thermonn.experiments.thermocomputer.teacher import (
     build_teacher,
     teacher_targets,
     train_teacher,
 )
-from thermonn.machines.thermocomputer import MachineConfig, ThermoComputer
-from thermonn.machines.thermocomputer.energetics import DigitalCost, count_macs, heat_released
-from thermonn.machines.thermocomputer.fit import (
+from thermonn.machines.thermocomputer import (
     FitReport,
+    MachineConfig,
+    ThermoComputer,
     fit_adam,
     fit_distill,
     fit_exact,
@@ -51,28 +51,16 @@ from thermonn.machines.thermocomputer.fit import (
 from thermonn.train import RunFolder, load_module, load_tensors, save_tensors
 
 __all__ = [
-    "PAPER",
     "TRAINERS",
     "RunConfig",
+    "accuracy",
     "check_run_folder",
-    "evaluate_run",
     "load_data",
     "load_run",
-    "summarise",
     "train_run",
 ]
 
 TRAINERS = ("exact", "adam")
-PAPER = {
-    "dataset": "MNIST",
-    "teacher_top1": 0.973,
-    "student_top1_m1": 0.917,
-    "student_top1_m10": 0.920,
-    "student_top2": 0.967,
-    "ratio": 0.946,
-    "heat_kT": 1e5,
-    "advantage": 1e7,
-}
 
 
 @dataclass(frozen=True)
@@ -124,7 +112,8 @@ class RunConfig:
         return {**asdict(self), "blocks": list(self.blocks)}
 
 
-def _accuracy(model: torch.nn.Module, split: DatasetSplit) -> float:
+def accuracy(model: torch.nn.Module, split: DatasetSplit) -> float:
+    """Top-1 test accuracy of ``model`` on ``split``."""
     with torch.no_grad():
         return topk_accuracy(model(split.x_test), split.y_test, 1)
 
@@ -233,7 +222,7 @@ def _train(
         )
         save_tensors(path, teacher.state_dict(), {"seconds": time.perf_counter() - start})
     teacher.eval()
-    log(f"teacher top-1 {_accuracy(teacher, data):.4f}")
+    log(f"teacher top-1 {accuracy(teacher, data):.4f}")
     machine = ThermoComputer(config.machine_config(data.num_features))
     targets = teacher_targets(teacher, data.x_train)
     action_file = folder / "machine_action.safetensors"
@@ -311,145 +300,3 @@ def load_run(folder: str | os.PathLike[str]) -> Run:
     tensors, meta = load_tensors(folder / "machine.safetensors")
     load_module(machine, tensors, source=str(folder / "machine.safetensors"))
     return Run(folder, config, data, teacher.eval(), machine, meta)
-
-
-def kappa_sweep(
-    run: Run, kappas: Sequence[float | None], *, generator: torch.Generator
-) -> list[dict[str, Any]]:
-    """Refit (exact action fit, no distillation) at each κ and score: top-1 (M = 1) and heat
-    per classification."""
-    rows = []
-    targets = teacher_targets(run.teacher, run.data.x_train)
-    for kappa in kappas:
-        machine = ThermoComputer(run.machine.config)
-        fit_exact(machine, run.data.x_train, targets, kappa=kappa)
-        with torch.no_grad():
-            x = machine.run(run.data.x_test, generator=generator).final[0]
-            heat = heat_released(machine, run.data.x_test, x) / machine.config.kT
-        rows.append(
-            {
-                "kappa": "exact" if kappa is None else kappa,
-                "top1_m1": topk_accuracy(x[:, machine.config.n_hidden :], run.data.y_test, 1),
-                "heat_kT_mean": float(heat.mean()),
-                "heat_kT_std": float(heat.std()),
-            }
-        )
-    return rows
-
-
-def evaluate_run(
-    folder: str | os.PathLike[str],
-    *,
-    trajectories: int = 10,
-    kappas: Sequence[float | None] = (),
-    seed: int = 0,
-    joules_per_mac: float = 1e-12,
-    temperature: float = 300.0,
-    log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """Score the run folder's machine; writes ``evaluation.json``, ``eval_samples.safetensors``
-    and ``summary.json`` and returns the summary.  Every argument is checked before any work."""
-    start = time.perf_counter()
-    check_int("trajectories", trajectories, minimum=1)
-    check_seed("seed", seed)
-    check_float("joules_per_mac", joules_per_mac, above=0.0)
-    check_float("temperature", temperature, above=0.0)
-    for kappa in kappas:
-        if kappa is not None:
-            check_float("kappas", kappa, above=0.0)
-    run = load_run(folder)
-    with RunFolder(folder).writing():
-        return _evaluate(run, trajectories, kappas, seed, joules_per_mac, temperature, log, start)
-
-
-def _evaluate(
-    run: Run,
-    trajectories: int,
-    kappas: Sequence[float | None],
-    seed: int,
-    joules_per_mac: float,
-    temperature: float,
-    log: Callable[[str], None],
-    start: float,
-) -> dict[str, Any]:
-    folder = run.folder
-    generator = torch.Generator().manual_seed(seed)
-    digital = DigitalCost(count_macs(run.teacher), joules_per_mac, temperature)
-    targets = teacher_targets(run.teacher, run.data.x_test)
-    result: Evaluation = evaluate_machine(
-        run.machine,
-        run.data.x_test,
-        run.data.y_test,
-        targets,
-        kappa=run.config.kappa,
-        digital=digital,
-        trajectories=trajectories,
-        generator=generator,
-        progress=lambda s: log(f"eval: {s}"),
-    )
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        run.machine.run(run.data.x_test[:10000], generator=generator)
-    classify_seconds = time.perf_counter() - t0
-    sweep = kappa_sweep(run, kappas, generator=generator) if kappas else []
-    evaluation = {k: v for k, v in asdict(result).items() if not isinstance(v, torch.Tensor)}
-    evaluation.update(kappa_sweep=sweep, teacher_top1=_accuracy(run.teacher, run.data))
-    atomic_write_json(folder / "evaluation.json", evaluation)
-    save_tensors(
-        folder / "eval_samples.safetensors",
-        {
-            "heat": result.heat_samples,
-            # output-spin paths of the first 200 recorded inputs: enough for the plots
-            "output_paths": result.output_paths[:, :200],
-            "labels": result.recorded_labels[:200],
-        },
-    )
-    summary = summarise(
-        run,
-        evaluation,
-        wall=time.perf_counter() - start,
-        classify_seconds=classify_seconds,
-        n_classified=min(10000, len(run.data.x_test)),
-    )
-    atomic_write_json(folder / "summary.json", summary)
-    return summary
-
-
-def summarise(
-    run: Run, ev: dict[str, Any], *, wall: float, classify_seconds: float, n_classified: int
-) -> dict[str, Any]:
-    """The headline numbers of a run (``summary.json``)."""
-    m = ev["trajectories"]
-    acc = ev["accuracy"]
-    teacher = ev["teacher_top1"]
-    return {
-        "dataset": run.config.dataset,
-        "preset": {**asdict(run.machine.config), "blocks": list(run.machine.config.blocks)},
-        "kappa": "exact" if run.config.kappa is None else run.config.kappa,
-        "trainer": run.config.trainer
-        + (f"+distill({run.config.distill_epochs})" if run.config.distill_epochs else ""),
-        "teacher_top1": teacher,
-        "student": {
-            "top1_m1": acc["top1_m1"],
-            "top2_m1": acc["top2_m1"],
-            f"top1_m{m}": acc[f"top1_m{m}"],
-            f"top2_m{m}": acc[f"top2_m{m}"],
-        },
-        "ratio_top1_m1": acc["top1_m1"] / teacher,
-        f"ratio_top1_m{m}": acc[f"top1_m{m}"] / teacher,
-        "heat_per_classification_kT": {"mean": ev["heat_kT"]["mean"], "std": ev["heat_kT"]["std"]},
-        "heat_per_classification_joules": ev["heat_kT"]["mean_joules"],
-        "entropy_production_kB": ev["entropy_production"],
-        "digital_cost": ev["digital"],
-        "advantage_ratio": ev["advantage"],
-        "fit": run.meta.get("fit", {}),
-        "distill": run.meta.get("distill"),
-        "seconds_to_classify": {
-            "inputs": n_classified,
-            "trajectory_steps": run.machine.config.steps,
-            "seconds": classify_seconds,
-            "threads": torch.get_num_threads(),
-        },
-        "wall_seconds_eval": wall,
-        "paper": PAPER,
-    }

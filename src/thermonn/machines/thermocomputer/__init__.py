@@ -13,8 +13,6 @@ from thermonn.machines.thermocomputer.fit import (
     FitReport,
     PathSource,
     drift_targets,
-    fit_adam,
-    fit_distill,
     fit_exact,
     fit_paths,
     idealised_paths,
@@ -28,6 +26,7 @@ from thermonn.machines.thermocomputer.generative import (
     sample,
     train_generative,
 )
+from thermonn.machines.thermocomputer.gradient_fit import fit_adam, fit_distill
 from thermonn.machines.thermocomputer.machine import (
     BLOCKS,
     MachineConfig,

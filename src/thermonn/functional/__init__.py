@@ -1,21 +1,7 @@
 """Pure tensor functions: entropies, free energies, temperature rules and the TEL descent core."""
 
-from thermonn.functional.entropy import (
-    ENTROPIES,
-    Bernoulli,
-    CustomEntropy,
-    DescentRule,
-    DualDescent,
-    DualEntropy,
-    Entropy,
-    Gate,
-    LogCosh,
-    NewtonDescent,
-    PrimalDescent,
-    Shannon,
-    Spin,
-    resolve_entropy,
-)
+from thermonn.functional import entropy
+from thermonn.functional.entropy import *  # noqa: F403  (every entropy name, listed once there)
 from thermonn.functional.free_energy import free_energy, free_energy_grad
 from thermonn.functional.tel import TELResult, TELTrace, TemperatureUpdate, tel_descent
 from thermonn.functional.temperature import (
@@ -28,19 +14,7 @@ from thermonn.functional.temperature import (
 )
 
 __all__ = [
-    "ENTROPIES",
-    "Bernoulli",
-    "CustomEntropy",
-    "DescentRule",
-    "DualDescent",
-    "DualEntropy",
-    "Entropy",
-    "Gate",
-    "LogCosh",
-    "NewtonDescent",
-    "PrimalDescent",
-    "Shannon",
-    "Spin",
+    *entropy.__all__,
     "TELResult",
     "TELTrace",
     "TemperatureUpdate",
@@ -50,7 +24,6 @@ __all__ = [
     "free_energy_grad",
     "gaussian_entropy",
     "moment_features",
-    "resolve_entropy",
     "target_temperature",
     "tel_descent",
     "temperature_bounds",

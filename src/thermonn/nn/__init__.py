@@ -7,7 +7,6 @@ from thermonn.nn.temperature import (
     AdaptiveTemperature,
     FixedTemperature,
     TemperatureRule,
-    temperature_rule,
 )
 
 __all__ = [
@@ -23,5 +22,4 @@ __all__ = [
     "TemperatureRule",
     "collect_diagnostics",
     "convert",
-    "temperature_rule",
 ]

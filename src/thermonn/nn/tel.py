@@ -21,7 +21,13 @@ from thermonn._validation import (
 from thermonn.functional.entropy import Entropy, resolve_entropy
 from thermonn.functional.tel import TELTrace, tel_descent
 from thermonn.functional.temperature import check_temperature_box
-from thermonn.nn.temperature import TemperatureRule, temperature_rule
+from thermonn.nn.temperature import (
+    TEMPERATURE_MODES,
+    AdaptiveTemperature,
+    FixedTemperature,
+    TemperatureRule,
+    check_estimator,
+)
 
 __all__ = ["TEL", "TELFeedForward"]
 
@@ -164,16 +170,20 @@ class TEL(nn.Module):
         _check_entropy_size(self.entropy, out_features)
         self.nonexpansive = bool(nonexpansive)
         self.eta_max = self.entropy.step_bound(t_min, t_max, nonexpansive=self.nonexpansive)
-        self.temperature = temperature_rule(
-            temperature,
-            t_min=t_min,
-            t_max=t_max,
-            beta=beta,
-            estimator=estimator,
-            steps=self.steps,
-            running=self.nonexpansive,
-            **factory,
-        )
+        bounds = {"t_min": t_min, "t_max": t_max, **factory}
+        self.temperature: TemperatureRule
+        if temperature == "adaptive":
+            self.temperature = AdaptiveTemperature(
+                beta=beta, estimator=estimator, steps=self.steps, running=self.nonexpansive,
+                **bounds,
+            )  # fmt: skip
+        elif temperature == "fixed":
+            check_estimator(estimator, untrainable="temperature='fixed'")
+            self.temperature = FixedTemperature(**bounds)
+        else:
+            raise ValueError(
+                f"temperature: expected one of {TEMPERATURE_MODES}, got {temperature!r}"
+            )
         self.weight = nn.Parameter(torch.empty(out_features, in_features, **factory))
         self.bias = nn.Parameter(torch.empty(out_features, **factory)) if bias else None
         self.step_logits = nn.Parameter(torch.empty(self.steps, **factory))

@@ -23,7 +23,7 @@ finite estimates enter it: a NaN sample cannot poison later batches.
 scalar.
 
 Both implement :class:`~thermonn.functional.TemperatureUpdate`, the interface of the descent core;
-:func:`temperature_rule` turns TEL's ``temperature=`` name into one of them, once, at construction.
+TEL turns its ``temperature=`` name (:data:`TEMPERATURE_MODES`) into one of them, once, at construction.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ __all__ = [
     "AdaptiveTemperature",
     "FixedTemperature",
     "TemperatureRule",
-    "temperature_rule",
+    "check_estimator",
 ]
 
 TEMPERATURE_MODES = ("adaptive", "fixed")
@@ -57,7 +57,7 @@ ESTIMATORS = ("gaussian", "mlp")
 _UNIT_GAUSSIAN_ENTROPY = 0.5 * math.log(2.0 * math.pi * math.e)
 
 
-def _check_estimator(estimator: str, *, untrainable: str | None) -> None:
+def check_estimator(estimator: str, *, untrainable: str | None) -> None:
     """``estimator`` must be a known name, and ``"gaussian"`` where the MLP could not be trained
     (``untrainable`` names that setting)."""
     if estimator not in ESTIMATORS:
@@ -178,7 +178,7 @@ class AdaptiveTemperature(TemperatureRule):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(t_min=t_min, t_max=t_max, eps=eps)
-        _check_estimator(
+        check_estimator(
             estimator, untrainable="running statistics (nonexpansive=True)" if running else None
         )
         if not 0.0 < momentum <= 1.0:
@@ -256,46 +256,3 @@ class AdaptiveTemperature(TemperatureRule):
             f"estimator={self.estimator_name!r}, t_min={self.t_min}, t_max={self.t_max}, "
             f"beta={self.beta}, running={self.running}"
         )
-
-
-def temperature_rule(
-    mode: str = "adaptive",
-    *,
-    t_min: float,
-    t_max: float,
-    beta: float,
-    estimator: str = "gaussian",
-    steps: int,
-    running: bool = False,
-    momentum: float = 0.1,
-    eps: float = 1e-5,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype | None = None,
-) -> TemperatureRule:
-    """The temperature rule named ``mode`` (TEL's ``temperature=``), resolved once.
-
-    ``"adaptive"`` gives an :class:`AdaptiveTemperature` with every argument; ``"fixed"`` a
-    :class:`FixedTemperature`, which needs no ``beta``, ``steps``, ``running`` or ``momentum``
-    (a constant is input-independent already) and accepts only the ``"gaussian"`` estimator.
-
-    Raises:
-        ValueError: for an unknown ``mode`` or ``estimator`` (the message lists the valid ones),
-            an ``"mlp"`` estimator where it would receive no gradient, or a bad ``momentum``.
-    """
-    if mode == "adaptive":
-        return AdaptiveTemperature(
-            t_min=t_min,
-            t_max=t_max,
-            beta=beta,
-            estimator=estimator,
-            steps=steps,
-            running=running,
-            momentum=momentum,
-            eps=eps,
-            device=device,
-            dtype=dtype,
-        )
-    if mode == "fixed":
-        _check_estimator(estimator, untrainable="temperature='fixed'")
-        return FixedTemperature(t_min=t_min, t_max=t_max, eps=eps, device=device, dtype=dtype)
-    raise ValueError(f"temperature: expected one of {TEMPERATURE_MODES}, got {mode!r}")

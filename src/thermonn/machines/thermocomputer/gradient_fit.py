@@ -184,14 +184,14 @@ def fit_distill(
         raise ValueError(
             f"teacher_probs: expected shape ({len(u)}, {c.n_out}), got {tuple(teacher_probs.shape)}"
         )
-    if not (torch.isfinite(u).all() and torch.isfinite(teacher_probs).all()):
-        raise ValueError("inputs/teacher_probs: expected finite values, got NaN or inf")
+    if not torch.isfinite(teacher_probs).all():
+        raise ValueError("teacher_probs: expected finite values, got NaN or inf")
     start = time.perf_counter()
     readout = _ReadoutScale()
     generator = generator_or_default(generator)
 
     def batch_loss(rows: Tensor) -> Tensor:
-        x = machine.simulate(u[rows], generator=generator).final[0][:, c.n_hidden :]
+        x = machine.run(u[rows], generator=generator).final[0][:, c.n_hidden :]
         logp = (readout.scale * x).log_softmax(-1)
         return -(teacher_probs[rows] * logp).sum(-1).mean()
 

@@ -239,25 +239,6 @@ class ThermoComputer(nn.Module):
         """
         if not torch.isfinite(u).all():
             raise ValueError("inputs: expected finite values, got NaN or inf")
-        return self.simulate(
-            u, trajectories=trajectories, kT=kT, t_final=t_final, save_every=save_every,
-            generator=generator, chunk_size=chunk_size, initial=initial,
-        )  # fmt: skip
-
-    def simulate(
-        self,
-        u: Tensor,
-        *,
-        trajectories: int = 1,
-        kT: float | None = None,
-        t_final: float | None = None,
-        save_every: int | None = None,
-        generator: torch.Generator | None = None,
-        chunk_size: int = 2500,
-        initial: Tensor | None = None,
-    ) -> Trajectory:
-        """:meth:`run` without the finiteness check of ``u`` (a device sync): for trainers
-        that validated their data once."""
         c = self.config
         check_int("trajectories", trajectories, minimum=1)
         steps = (c if t_final is None else replace(c, t_final=t_final)).steps  # validated there

@@ -253,14 +253,15 @@ def run_demo(
 def _run(config: DemoConfig, run_dir: Path, progress: Callable[[int], object] | None) -> DemoResult:
     data = load_digits_split()
     d_in, classes, h, k = data.num_features, data.num_classes, config.hidden, config.steps
-    tel_params = count_parameters(build_tel_net(d_in, h, classes, k, config.entropies[0]))
-    width = matched_mlp_width(d_in, classes, tel_params)
-    builders: list[tuple[str, Callable[[], nn.Module]]] = [
-        (f"TEL {e} (h={h}, K={k})", partial(build_tel_net, d_in, h, classes, k, e))
-        for e in config.entropies
-    ]
-    builders.append((f"GELU MLP (w={width})", partial(build_mlp, d_in, width, classes)))
-    scores = [ModelScore(name, count_parameters(build())) for name, build in builders]
+    with torch.random.fork_rng(devices=[]):  # counting builds models: leave no trace
+        tel_params = count_parameters(build_tel_net(d_in, h, classes, k, config.entropies[0]))
+        width = matched_mlp_width(d_in, classes, tel_params)
+        builders: list[tuple[str, Callable[[], nn.Module]]] = [
+            (f"TEL {e} (h={h}, K={k})", partial(build_tel_net, d_in, h, classes, k, e))
+            for e in config.entropies
+        ]
+        builders.append((f"GELU MLP (w={width})", partial(build_mlp, d_in, width, classes)))
+        scores = [ModelScore(name, count_parameters(build())) for name, build in builders]
     traces: dict[str, dict[str, list[float]]] = {}
     tick = (lambda _epoch, _loss: progress(1)) if progress is not None else None
     for seed in config.seeds:

@@ -61,12 +61,12 @@ def _measure(tree: Path, machine: Path, scratch: Path) -> dict[str, float]:
     _run(tree, ["benchmarks/tel_overhead.py", "--ks", "1", "4", "--modes", "eager",
                 "--repeats", "10", "--out", str(over)])  # fmt: skip
     rows = json.loads(over.with_suffix(".json").read_text())["rows"]
-    label = lambda r: (
-        "GELU FFN"
-        if r["model"] == "gelu"
-        # noqa: E731
-        else (f"TEL FFN K={r['steps']}" + (" +diagnostics" if r["diagnostics"] else ""))
-    )
+
+    def label(r: dict) -> str:
+        if r["model"] == "gelu":
+            return "GELU FFN"
+        return f"TEL FFN K={r['steps']}" + (" +diagnostics" if r["diagnostics"] else "")
+
     eager = {label(r): r["median_ms"] for r in rows if r["mode"] == "eager"}
     loop = json.loads(_run(tree, ["-c", LOOP]).strip().splitlines()[-1])
     return {

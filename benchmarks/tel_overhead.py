@@ -27,7 +27,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -130,20 +129,9 @@ def _spawn(cfg: dict, env: dict) -> dict:
 
 
 def _machine() -> dict:
-    import torch
+    from thermonn._host import host_info
 
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "platform": platform.platform(),
-    }
+    return host_info()._asdict()
 
 
 def _label(r: dict) -> str:

@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from thermonn._host import host_info
 from thermonn.experiments.thermocomputer.data import load_machine_data
 from thermonn.experiments.thermocomputer.teacher import (
     build_teacher,
@@ -84,12 +83,7 @@ def main() -> None:
         "naive_loop_seconds": baseline,
         "adam_epoch_seconds": adam_epoch,
         "exact_fit_seconds": exact,
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-        },
+        "machine": host_info()._asdict(),
         "command": "python benchmarks/thermocomputer_speed.py",
     }
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

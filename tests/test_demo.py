@@ -80,3 +80,16 @@ def test_readme_example_runs(capsys):
     out = capsys.readouterr().out
     assert "| layers.0.linear1 | TransformerEncoderLayer | 64 → 256 | relu |" in out
     assert "torch.Size([2, 32, 8, 8])" in out
+
+
+def test_readme_engine_example_reaches_the_exact_stationary_variance():
+    """The README's second example: at the end the well is at kT = 0.1, whose Euler–Maruyama
+    stationary variance is kT / (k (1 − μkΔt/2))."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("```python\n")[2].split("```", 1)[0]
+    scope: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    out = scope["out"]
+    exact = 0.1 / (2.0 * (1 - 2.0 * 0.01 / 2))
+    assert out.times.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert float(out.final.var()) == pytest.approx(exact, rel=0.05)

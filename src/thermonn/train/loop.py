@@ -25,7 +25,8 @@ class TrainResult:
     """``history``: mean loss per finished epoch (rows-weighted, float64 accumulation);
     ``steps``: optimiser steps taken in this call; ``last_loss``: the last batch's loss;
     ``diverged``: the loop stopped because an epoch's mean loss was not finite (that epoch is
-    not in ``history`` and ``on_epoch`` was not called for it)."""
+    not in ``history`` and ``on_epoch`` was not called for it). The per-batch losses stay on
+    their device during an epoch and come to the host once at its end."""
 
     history: list[float] = field(default_factory=list)
     steps: int = 0
@@ -54,15 +55,16 @@ def train_minibatch(
     epoch. ``on_epoch(epoch, mean_loss)`` runs after each finished epoch (checkpoints, progress
     bars); the loop holds no host sync per step, only one per epoch.
     """
+    check_int("n", n, minimum=1)
     check_int("epochs", epochs, minimum=1)
     check_int("batch_size", batch_size, minimum=1)
     check_int("start_epoch", start_epoch, minimum=0)
     result = TrainResult()
-    last: Tensor | None = None
     for epoch in range(start_epoch, epochs):
         for module in modules:
             module.train()
-        total = torch.zeros((), dtype=torch.float64)  # moved to the loss's device at step 1
+        losses: list[Tensor] = []
+        sizes: list[int] = []
         for rows in torch.randperm(n, generator=generator).split(batch_size):
             loss = batch_loss(rows)
             optimizer.zero_grad(set_to_none=True)
@@ -70,16 +72,19 @@ def train_minibatch(
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            result.steps += 1
-            last = loss.detach()
-            total = total.to(last.device) + last.double() * len(rows)
-        mean = float(total) / n
+            losses.append(loss.detach())
+            sizes.append(len(rows))
+        values = torch.stack(losses).tolist()  # the epoch's one host transfer
+        result.steps += len(values)
+        result.last_loss = values[-1]
+        total = 0.0  # rows-weighted, summed in order in float64
+        for value, size in zip(values, sizes, strict=True):
+            total += value * size
+        mean = total / n
         if not math.isfinite(mean):
             result.diverged = True
             break
         result.history.append(mean)
         if on_epoch is not None:
             on_epoch(epoch + 1, mean)
-    if last is not None:
-        result.last_loss = float(last)
     return result

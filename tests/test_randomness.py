@@ -6,7 +6,7 @@ import torch
 from thermonn.bench import Cell, RunOptions, run_cell
 from thermonn.dynamics import EulerMaruyama, Langevin, QuadraticEnergy, integrate
 from thermonn.experiments.demo import DemoConfig, run_demo
-from thermonn.experiments.thermocomputer.run import RunConfig, train_run
+from thermonn.experiments.thermocomputer.run import RunConfig, load_run, train_run
 from thermonn.machines import MachineConfig, ThermoComputer
 from thermonn.machines.thermocomputer import fit_adam
 
@@ -29,6 +29,7 @@ def test_seeded_experiments_leave_the_callers_generator_alone(tmp_path):
     _untouched(lambda: run_demo(config, tmp_path / "demo"))
     run = RunConfig(dataset="digits", teacher_epochs=1, limit_train=64, limit_test=16)
     _untouched(lambda: train_run(run, tmp_path / "run", log=lambda _: None))
+    _untouched(lambda: load_run(tmp_path / "run"))
 
 
 def test_explicit_generators_are_the_only_source():

@@ -10,6 +10,7 @@ from functools import cache
 import torch
 from torch import nn
 
+from thermonn._random import seeded_default_generator
 from thermonn._validation import check_float, check_int, check_seed
 from thermonn.bench.backbones import VARIANTS, build_backbone
 from thermonn.bench.families import FAMILIES, REFERENCE, get_family
@@ -112,7 +113,7 @@ def plan_task(cell: Cell, task: Task) -> Match:
     """:func:`plan` of a cell already validated into ``task``. The candidate models it builds
     draw their initial weights inside ``fork_rng``: planning leaves torch's default generator
     as it found it."""
-    with torch.random.fork_rng(devices=[]):
+    with seeded_default_generator(None):
         return _plan(Cell(cell.task, cell.model, cell.budget, 0, cell.depth), task)
 
 

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from thermonn._host import host_info
 from thermonn._io import atomic_write_text, read_json
+from thermonn._random import seeded_default_generator
 from thermonn.bench.cells import Cell, RunOptions, build_model, plan_task
 from thermonn.bench.matching import Match, count_flops
 from thermonn.bench.memory import rss_reset, saved_bytes, status_kib
@@ -57,9 +58,7 @@ def _run_cell(cell: Cell, task: Task, options: RunOptions) -> dict[str, Any]:
         torch.set_num_threads(options.threads)
     device = torch.device(options.device)
     match = plan_task(cell, task)  # cached: must not draw from the seeded stream below
-    forked = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=forked):
-        torch.manual_seed(cell.seed)
+    with seeded_default_generator(cell.seed, device):
         return _seeded_run(cell, task, match, options, device)
 
 

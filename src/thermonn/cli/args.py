@@ -142,6 +142,10 @@ def add_config_arguments(
     ``helps``, with the dataclass's own default (so the CLI never copies a default); tuple
     fields take one or more values. ``types`` and ``choices`` refine fields by name."""
     types, choices = types or {}, choices or {}
+    names = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(helps) - names)
+    if unknown:
+        raise TypeError(f"{config.__name__}: expected field names, got {unknown}")
     defaults = config()
     for f in dataclasses.fields(config):
         if f.name not in helps:

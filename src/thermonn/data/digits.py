@@ -28,7 +28,7 @@ def load_digits_split(
 ) -> DatasetSplit:
     """A stratified split of the digits, preprocessed by ``scaling`` (see :data:`SCALINGS`).
     ``test_fraction=None`` keeps every image, in scikit-learn's order, in the training part
-    (the test part is empty).
+    (the test part is empty; not with ``pixel-guarded``, whose statistics need a split).
 
     Raises:
         ValueError: ``test_fraction`` outside (0, 1), or an unknown ``scaling``.
@@ -42,8 +42,10 @@ def load_digits_split(
 
     x, y = load_digits(return_X_y=True)
     if scaling == "pixel-guarded":
+        if test_fraction is None:
+            raise ValueError("scaling 'pixel-guarded': expected a test_fraction, got None")
         return standardised_split(
-            x, y, classification=True, test_fraction=test_fraction or 0.25, seed=seed
+            x, y, classification=True, test_fraction=test_fraction, seed=seed, dtype=dtype
         )
     if scaling in ("global", "symmetric"):
         x = x / 16.0 if scaling == "global" else x / 16.0 * 2 - 1

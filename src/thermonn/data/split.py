@@ -36,6 +36,7 @@ def standardised_split(
     classification: bool,
     test_fraction: float = 0.25,
     seed: int = 0,
+    dtype: torch.dtype = torch.float32,
 ) -> DatasetSplit:
     """Split (stratified for classification) and standardise every feature with the training
     split's mean and std — constant features (σ < 1e-6, e.g. the digits' border pixels) stay 0 —
@@ -47,12 +48,12 @@ def standardised_split(
     )
     mean, std = x_tr.mean(0), x_tr.std(0)
     std = np.where(std < 1e-6, 1.0, std)
-    fx = lambda a: torch.as_tensor((a - mean) / std, dtype=torch.float32)  # noqa: E731
+    fx = lambda a: torch.as_tensor((a - mean) / std, dtype=dtype)  # noqa: E731
     if classification:
         fy = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.int64)  # noqa: E731
     else:
         y_mean, y_std = y_tr.mean(0), y_tr.std(0) + 1e-8
         fy = lambda a: torch.as_tensor(  # noqa: E731
-            ((a - y_mean) / y_std).reshape(len(a), -1), dtype=torch.float32
+            ((a - y_mean) / y_std).reshape(len(a), -1), dtype=dtype
         )
     return DatasetSplit(fx(x_tr), fy(y_tr), fx(x_te), fy(y_te))

@@ -44,7 +44,9 @@ class AffineSplit:
 
 class Energy:
     """Base class of energies: subclasses define :meth:`energy`; :meth:`force` defaults to
-    −∇E by autograd and should be overridden with the closed form where one exists.
+    −∇E by autograd and should be overridden with the closed form where one exists. An
+    energy holds the tensors it was built from; an object that caches derived quantities (an
+    affine split) is a snapshot of its parameters — build a new one after an optimiser step.
 
     Example::
 
@@ -58,10 +60,16 @@ class Energy:
         raise NotImplementedError(f"{type(self).__name__} does not define energy()")
 
     def force(self, x: Tensor) -> Tensor:
-        """F(x) = −∇E(x), shape of ``x``."""
+        """F(x) = −∇E(x), shape of ``x``. The default differentiates :meth:`energy` with
+        autograd; when grad mode is on the force stays differentiable in ``x`` and in the
+        parameters the energy closes over (``create_graph``), so path actions and pathwise
+        gradients through a stepper see it (not available under ``torch.inference_mode``)."""
+        differentiable = torch.is_grad_enabled()
         with torch.enable_grad():
-            leaf = x.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.energy(leaf).sum(), leaf)
+            leaf = x if x.requires_grad else x.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(
+                self.energy(leaf).sum(), leaf, create_graph=differentiable
+            )
         return -grad
 
     def affine(self) -> AffineSplit | None:

@@ -38,6 +38,10 @@ def run_chunked(
     The caller's grad mode reaches the workers, so a differentiable simulation stays one.
     """
     check_int("chunk_size", chunk_size, minimum=1)
+    if not inputs or any(len(t) != len(inputs[0]) for t in inputs):
+        raise ValueError(
+            f"inputs: expected tensors with one first dimension, got {[len(t) for t in inputs]}"
+        )
     pieces = list(zip(*(t.split(chunk_size) for t in inputs), strict=True))
     seed_device = generator.device if generator is not None else torch.device("cpu")
     seeds = torch.randint(2**62, (len(pieces),), generator=generator, device=seed_device).tolist()

@@ -6,7 +6,8 @@ A stepper is any object with
 * ``init(x0) -> state`` — the stepper's state at the start (the configuration plus whatever
   workspace the update needs),
 * ``step(state, t, generator) -> state`` — one update from time ``t`` to ``t + dt``, drawing
-  every random number from ``generator``,
+  every random number from ``generator``; it returns a new configuration tensor (the driver
+  records by reference, so a stepper must not overwrite a configuration it returned before),
 * ``value(state) -> Tensor`` — the configuration to record.
 
 Nothing about a trajectory is stored on the stepper (diffrax / thrml style), so one stepper runs

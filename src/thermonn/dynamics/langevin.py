@@ -79,7 +79,9 @@ class EulerMaruyama:
 
     When the energy is time-independent, has an :class:`~thermonn.dynamics.AffineSplit`
     F = x M + c + s·φ(x), nothing is clamped and x is a 2-D batch, one step is one ``addmm``:
-    x_{k+1} = (μΔt c + σξ) + x (I + μΔt M) + μΔt s φ(x).
+    x_{k+1} = (μΔt c + σξ) + x (I + μΔt M) + μΔt s φ(x). The propagator I + μΔt M is formed
+    once, here: the stepper is a snapshot of the energy's parameters (build a new one after
+    they change). Each step returns a new configuration tensor.
     """
 
     def __init__(self, energy: Energy | Callable[[float], Energy], langevin: Langevin) -> None:
@@ -135,6 +137,11 @@ class EulerMaruyama:
                 new.add_(split.local(x), alpha=drift * split.local_scale)
             return EMState(new, noise)
         energy = self._energy_at(t)
+        if not isinstance(energy, Energy):
+            raise TypeError(
+                f"energy: expected an Energy or a function t -> Energy, got a function that "
+                f"returned {type(energy).__name__} at t = {t:g}"
+            )
         mask = self.langevin.mobile
         if mask is None:
             # x + μΔt F + √(2μkTΔt) ξ in two fused passes
@@ -145,4 +152,4 @@ class EulerMaruyama:
         dx = energy.force(x).mul(drift)
         if scale > 0.0:
             dx.add_(noise.normal_(0.0, scale, generator=generator))
-        return EMState(x + dx * mask.to(x.dtype), noise)
+        return EMState(x + dx * mask.to(x.dtype), noise)  # a no-op cast after the first step

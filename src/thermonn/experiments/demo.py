@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from thermonn._io import atomic_write_text
+from thermonn._random import seeded_default_generator
 from thermonn._validation import check_float, check_int, check_seed
 from thermonn.bench.baselines import build_mlp
 from thermonn.bench.matching import count_parameters
@@ -254,7 +255,7 @@ def run_demo(
 def _run(config: DemoConfig, run_dir: Path, progress: Callable[[int], object] | None) -> DemoResult:
     data = load_digits_split()
     d_in, classes, h, k = data.num_features, data.num_classes, config.hidden, config.steps
-    with torch.random.fork_rng(devices=[]):  # counting builds models: leave no trace
+    with seeded_default_generator(None):  # counting builds models: leave no trace
         tel_params = count_parameters(build_tel_net(d_in, h, classes, k, config.entropies[0]))
         width = matched_mlp_width(d_in, classes, tel_params)
         builders: list[tuple[str, Callable[[], nn.Module]]] = [
@@ -267,8 +268,7 @@ def _run(config: DemoConfig, run_dir: Path, progress: Callable[[int], object] | 
     tick = (lambda _epoch, _loss: progress(1)) if progress is not None else None
     for seed in config.seeds:
         for score, (_, build) in zip(scores, builders, strict=True):
-            with torch.random.fork_rng():  # seeded initialisation, caller's RNG untouched
-                torch.manual_seed(seed)
+            with seeded_default_generator(seed):  # seeded initialisation, caller's RNG untouched
                 model = build()
             acc, secs = train_classifier(
                 model,

@@ -36,7 +36,9 @@ from thermonn._validation import check_float
 
 __all__ = [
     "ENTROPY_CAP",
+    "check_rate",
     "check_temperature_box",
+    "check_temperature_range",
     "ema",
     "gaussian_entropy",
     "moment_features",
@@ -188,3 +190,25 @@ def check_temperature_box(t_min: float, t_max: float, dtype: torch.dtype) -> Non
             f"t_max: expected a temperature <= {hi:.3g} (the largest {name} supports), "
             f"got {t_max!r}"
         )
+
+
+def check_temperature_range(t_min: object, t_max: object) -> tuple[float, float]:
+    """``(t_min, t_max)`` as floats with 0 < t_min ≤ t_max.
+
+    Raises:
+        ValueError / TypeError: naming the temperature at fault.
+    """
+    lo, hi = check_float("t_min", t_min), check_float("t_max", t_max)
+    if lo <= 0.0:
+        raise ValueError(f"t_min: expected a temperature > 0, got {lo}")
+    if lo > hi:
+        raise ValueError(f"t_max: expected t_max >= t_min = {lo}, got {hi}")
+    return lo, hi
+
+
+def check_rate(name: str, value: object) -> float:
+    """An EMA rate in (0, 1]."""
+    rate = check_float(name, value)
+    if not 0.0 < rate <= 1.0:
+        raise ValueError(f"{name}: expected a rate in (0, 1], got {rate}")
+    return rate

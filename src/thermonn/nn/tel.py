@@ -14,13 +14,16 @@ from thermonn._validation import (
     check_bool,
     check_device,
     check_dtype,
-    check_float,
     check_input,
     check_int,
 )
 from thermonn.functional.entropy import Entropy, resolve_entropy
 from thermonn.functional.tel import TELTrace, tel_descent
-from thermonn.functional.temperature import check_temperature_box
+from thermonn.functional.temperature import (
+    check_rate,
+    check_temperature_box,
+    check_temperature_range,
+)
 from thermonn.nn.temperature import (
     TEMPERATURE_MODES,
     AdaptiveTemperature,
@@ -149,14 +152,8 @@ class TEL(nn.Module):
         self.in_features = check_int("in_features", in_features, 1)
         self.out_features = check_int("out_features", out_features, 1)
         self.steps = check_int("steps", steps, 1)
-        t_min, t_max = check_float("t_min", t_min), check_float("t_max", t_max)
-        beta = check_float("beta", beta)
-        if t_min <= 0.0:
-            raise ValueError(f"t_min: expected a temperature > 0, got {t_min}")
-        if t_min > t_max:
-            raise ValueError(f"t_max: expected t_max >= t_min = {t_min}, got {t_max}")
-        if not 0.0 < beta <= 1.0:
-            raise ValueError(f"beta: expected a rate in (0, 1], got {beta}")
+        t_min, t_max = check_temperature_range(t_min, t_max)
+        beta = check_rate("beta", beta)
         for name, flag in (
             ("nonexpansive", nonexpansive),
             ("bias", bias),

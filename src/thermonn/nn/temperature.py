@@ -35,7 +35,10 @@ from typing import Any, ClassVar, cast
 import torch
 from torch import Tensor, nn
 
+from thermonn._validation import check_float
 from thermonn.functional.temperature import (
+    check_rate,
+    check_temperature_range,
     ema,
     gaussian_entropy,
     moment_features,
@@ -88,7 +91,8 @@ class TemperatureRule(nn.Module, abc.ABC):
 
     def __init__(self, *, t_min: float, t_max: float, eps: float = 1e-5) -> None:
         super().__init__()
-        self.t_min, self.t_max, self.eps = float(t_min), float(t_max), float(eps)
+        self.t_min, self.t_max = check_temperature_range(t_min, t_max)
+        self.eps = check_float("eps", eps, above=0.0)
 
     @abc.abstractmethod
     def reset_parameters(self) -> None: ...
@@ -183,7 +187,7 @@ class AdaptiveTemperature(TemperatureRule):
         )
         if not 0.0 < momentum <= 1.0:
             raise ValueError(f"momentum: expected a value in (0, 1], got {momentum!r}")
-        self.beta, self.estimator_name = float(beta), estimator
+        self.beta, self.estimator_name = check_rate("beta", beta), estimator
         self.running, self.momentum = bool(running), float(momentum)
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.slope = nn.Parameter(torch.empty((), **factory))

@@ -6,7 +6,8 @@ already holds, the command line that made it, atomic files.
     with folder.writing(check=lambda: folder.check_config(config), command=argv):
         folder.write_json("config.json", config)   # nothing was written before both checks
 
-Built on :mod:`thermonn._io` (atomic writes, the ``fcntl`` lock that names its holder's PID).
+Built on :mod:`thermonn._io` (atomic writes, the ``fcntl`` lock that names its holder's PID),
+which the experiments also use directly for their other files (reports, rows).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from thermonn._io import atomic_write_json, atomic_write_text, folder_lock, read_json, write_command
+from thermonn._io import atomic_write_json, folder_lock, read_json, write_command
 
 __all__ = ["RunFolder"]
 
@@ -41,15 +42,9 @@ class RunFolder:
             raise ValueError(f"{self.path}: expected a run folder, got a file")
         return self
 
-    def check_config(
-        self,
-        expected: Mapping[str, Any],
-        *,
-        name: str = "config.json",
-        keys: Sequence[str] | None = None,
-    ) -> None:
-        """Refuse a folder whose ``name`` holds another configuration than ``expected`` (on
-        ``keys`` only, when given); an absent file passes. Writes nothing.
+    def check_config(self, expected: Mapping[str, Any], *, name: str = "config.json") -> None:
+        """Refuse a folder whose ``name`` holds another configuration than ``expected``; an
+        absent file passes. Writes nothing.
 
         Raises:
             ValueError: naming the folder and every differing field (was, now), or the
@@ -59,10 +54,11 @@ class RunFolder:
         old = read_json(self.path / name)
         if old is None:
             return
-        fields = list(expected) if keys is None else list(keys)
-        diff = {k: (old.get(k), expected.get(k)) for k in fields if old.get(k) != expected.get(k)}
-        if keys is None and set(old) != set(expected):
-            diff.update({k: (old.get(k), expected.get(k)) for k in set(old) ^ set(expected)})
+        diff = {
+            k: (old.get(k), expected.get(k))
+            for k in [*expected, *(k for k in old if k not in expected)]
+            if old.get(k) != expected.get(k)
+        }
         if diff:
             raise ValueError(
                 f"{self.path} holds a run with a different configuration (was, now): {diff}; "
@@ -97,18 +93,6 @@ class RunFolder:
         """``command.txt``: the ``thermonn`` command line (its arguments ``command``)."""
         return write_command(self.path, list(command))
 
-    def file(self, name: str) -> Path:
-        """The path of ``name`` inside the folder."""
-        return self.path / name
-
-    def read_json(self, name: str) -> dict[str, Any] | None:
-        """A JSON object of the folder, or None when absent (a corrupt file is named)."""
-        return read_json(self.path / name)
-
     def write_json(self, name: str, data: Any) -> Path:
         """Write ``name`` atomically."""
         return atomic_write_json(self.path / name, data)
-
-    def write_text(self, name: str, text: str) -> Path:
-        """Write ``name`` atomically."""
-        return atomic_write_text(self.path / name, text)

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from thermonn._io import read_json
+from thermonn._random import seeded_default_generator
 from thermonn._validation import check_float, check_int, check_optional_int, check_seed
 from thermonn.data.split import DatasetSplit
 from thermonn.experiments.thermocomputer.data import DATASETS, load_machine_data
@@ -203,8 +204,7 @@ def _train(
         # resumed or loaded earlier stage sees the same noise as in an uninterrupted run
         return torch.Generator().manual_seed(config.seed * 1000 + stage)
 
-    with torch.random.fork_rng(devices=[]):  # seeded initial weights, caller's RNG untouched
-        torch.manual_seed(config.seed)
+    with seeded_default_generator(config.seed):  # seeded weights, caller's RNG untouched
         teacher = build_teacher(data.num_features)
     path = folder / "teacher.safetensors"
     if path.is_file():
@@ -290,7 +290,8 @@ def load_run(folder: str | os.PathLike[str]) -> Run:
             )
     config = _config_from_json(read_json(folder / "config.json") or {}, folder / "config.json")
     data = load_data(config)
-    teacher = build_teacher(data.num_features)
+    with seeded_default_generator(None):  # initial weights are overwritten below
+        teacher = build_teacher(data.num_features)
     load_module(
         teacher,
         load_tensors(folder / "teacher.safetensors")[0],

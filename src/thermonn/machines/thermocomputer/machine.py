@@ -58,7 +58,8 @@ class QuarticEnergy(Energy):
     ½ xᵀJx = Σ_(i<j) J_ij x_i x_j counts each bond once. V is linear in (b, J), which makes the
     Onsager–Machlup training objective a convex quadratic.
 
-    The force −∇V = −(2J₂x + 4J₄x³ + b + Jx) has the affine split x(−J − 2J₂I) − b − 4J₄x³; a
+    The force −∇V = −(2J₂x + 4J₄x³ + b + Jx) has the affine split x(−J − 2J₂I) − b − 4J₄x³,
+    formed once at construction (the energy is a snapshot of ``field`` and ``coupling``); a
     machine without bonds offers none (its force is element-wise, cheaper than a matmul).
     """
 

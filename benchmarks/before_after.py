@@ -105,6 +105,7 @@ def main() -> None:
         "--report-only", action="store_true", help="rewrite the table from OUT.json's runs"
     )
     args = parser.parse_args()
+    args.out = args.out.resolve()
     if args.report_only:
         result = json.loads(args.out.with_suffix(".json").read_text())
         for run in (*result["runs"]["before"], *result["runs"]["after"]):

@@ -152,4 +152,4 @@ class EulerMaruyama:
         dx = energy.force(x).mul(drift)
         if scale > 0.0:
             dx.add_(noise.normal_(0.0, scale, generator=generator))
-        return EMState(x + dx * mask.to(x.dtype), noise)  # a no-op cast after the first step
+        return EMState(x + dx * mask.to(x.dtype), noise)  # no copy when the mask has x's dtype

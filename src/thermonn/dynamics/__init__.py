@@ -5,15 +5,19 @@ from thermonn.dynamics.action import log_path_ratio, onsager_machlup_action, uni
 from thermonn.dynamics.energy import AffineSplit, Energy, QuadraticEnergy, boltzmann
 from thermonn.dynamics.executor import run_chunked
 from thermonn.dynamics.integrate import Stepper, Trajectory, integrate
-from thermonn.dynamics.langevin import EMState, EulerMaruyama, Langevin
+from thermonn.dynamics.langevin import EMState, EulerMaruyama, Langevin, temperature_at
+from thermonn.dynamics.spins import BlockGibbs, Metropolis, SpinEnergy
 
 __all__ = [
     "AffineSplit",
+    "BlockGibbs",
     "EMState",
     "Energy",
     "EulerMaruyama",
     "Langevin",
+    "Metropolis",
     "QuadraticEnergy",
+    "SpinEnergy",
     "Stepper",
     "Trajectory",
     "boltzmann",
@@ -21,5 +25,6 @@ __all__ = [
     "log_path_ratio",
     "onsager_machlup_action",
     "run_chunked",
+    "temperature_at",
     "unit_heat",
 ]

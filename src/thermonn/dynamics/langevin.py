@@ -19,9 +19,21 @@ from torch import Tensor
 from thermonn._validation import check_float
 from thermonn.dynamics.energy import AffineSplit, Energy
 
-__all__ = ["EMState", "EulerMaruyama", "Langevin"]
+__all__ = ["EMState", "EulerMaruyama", "Langevin", "temperature_at"]
 
 Schedule = Callable[[float], float]
+
+
+def temperature_at(kT: float | Schedule, t: float, *, positive: bool = False) -> float:
+    """kT at time ``t`` of a constant or a schedule t ↦ kT, checked (≥ 0, or > 0 with
+    ``positive``) where a schedule produced it."""
+    if not callable(kT):
+        return kT
+    value = kT(t)
+    if not (value > 0.0 if positive else value >= 0.0) or not math.isfinite(value):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"kT schedule: expected a finite kT {bound} at t = {t:g}, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,12 +60,7 @@ class Langevin:
 
     def temperature(self, t: float) -> float:
         """kT at time ``t``."""
-        if not callable(self.kT):
-            return self.kT
-        kT = self.kT(t)
-        if not kT >= 0.0:
-            raise ValueError(f"kT schedule: expected kT >= 0 at t = {t:g}, got {kT!r}")
-        return float(kT)
+        return temperature_at(self.kT, t)
 
     def constant_temperature(self) -> float:
         """kT when it does not depend on time; path weights need a positive one.

@@ -1,5 +1,6 @@
 """Machines: an energy on the engine's protocol plus a readout, run by :mod:`thermonn.dynamics`."""
 
+from thermonn.machines.ising import IsingModel, onsager
 from thermonn.machines.thermocomputer import (
     BLOCKS,
     MachineConfig,
@@ -8,4 +9,12 @@ from thermonn.machines.thermocomputer import (
     idealised_trajectory,
 )
 
-__all__ = ["BLOCKS", "MachineConfig", "QuarticEnergy", "ThermoComputer", "idealised_trajectory"]
+__all__ = [
+    "BLOCKS",
+    "IsingModel",
+    "MachineConfig",
+    "QuarticEnergy",
+    "ThermoComputer",
+    "idealised_trajectory",
+    "onsager",
+]

@@ -6,19 +6,26 @@ import pytest
 import torch
 from scipy import stats
 
-from thermonn.dynamics import BlockGibbs, Metropolis, boltzmann, integrate
-from thermonn.estimators import spin_observables
+from thermonn.dynamics import (
+    BlockGibbs,
+    Metropolis,
+    SwendsenWang,
+    boltzmann,
+    cluster_labels,
+    integrate,
+)
+from thermonn.estimators import integrated_autocorrelation, spin_observables
 from thermonn.machines import IsingModel, onsager
 
 STEPPERS = [BlockGibbs, Metropolis]
 
 
-def _random_graph(n=8, seed=0, density=0.5):
+def _random_graph(n=8, seed=0, density=0.5, field=0.3):
     g = torch.Generator().manual_seed(seed)
     j = torch.randn(n, n, generator=g, dtype=torch.float64) * 0.6
     keep = torch.rand(n, n, generator=g) < density
     j = torch.triu(j * keep, 1)
-    h = torch.randn(n, generator=g, dtype=torch.float64) * 0.3
+    h = torch.randn(n, generator=g, dtype=torch.float64) * field
     return IsingModel.graph(j + j.T, field=h)
 
 
@@ -175,3 +182,67 @@ def test_bad_input_names_the_argument():
         integrate(BlockGibbs(IsingModel.lattice((2, 2)), 1.0), torch.zeros(1, 4), steps=1)
     with pytest.raises(ValueError, match=r"\(chains, 4\)"):
         integrate(BlockGibbs(IsingModel.lattice((2, 2)), 1.0), torch.ones(1, 5), steps=1)
+
+
+def test_cluster_labels_are_the_connected_components():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    g = torch.Generator().manual_seed(9)
+    n, e, chains = 40, 60, 5
+    i, j = torch.randint(0, n, (e,), generator=g), torch.randint(0, n, (e,), generator=g)
+    active = torch.rand(chains, e, generator=g) < 0.6
+    labels = cluster_labels(active, i, j, n)
+    for c in range(chains):
+        a = active[c].numpy()
+        graph = coo_matrix((a[a].astype(float), (i.numpy()[a], j.numpy()[a])), shape=(n, n))
+        _, expected = connected_components(graph, directed=False)
+        # same partition: labels equal exactly where scipy's components are equal
+        same = torch.as_tensor(expected)[:, None] == torch.as_tensor(expected)[None, :]
+        assert torch.equal(labels[c][:, None] == labels[c][None, :], same)
+
+
+def test_swendsen_wang_samples_the_exact_law_and_keeps_it_invariant():
+    model, kT = _random_graph(field=0.0), 1.1  # couplings of both signs, zero field
+    states, p = boltzmann(model, kT)
+    chains = 20000
+    out = integrate(
+        SwendsenWang(model, kT), torch.ones(chains, model.n, dtype=torch.float64), steps=30,
+        generator=torch.Generator().manual_seed(10),
+    )  # fmt: skip
+    assert _chi2_pvalue(_codes(out.final), p, chains) > 1e-3
+    g = torch.Generator().manual_seed(11)
+    start = states[torch.multinomial(p.float(), chains, replacement=True, generator=g)]
+    one = integrate(SwendsenWang(model, kT), start, steps=1, generator=g).final
+    assert _chi2_pvalue(_codes(one), p, chains) > 1e-3
+    assert (one != start).any(-1).double().mean() > 0.3
+
+
+def _tau_m2(stepper, model, steps, chains, seed=12):
+    out = integrate(
+        stepper, torch.ones(chains, model.n), steps=steps, save_every=1,
+        generator=torch.Generator().manual_seed(seed),
+    )  # fmt: skip
+    return integrated_autocorrelation(out.states[steps // 5 :].mean(-1).square()).tau
+
+
+def test_cluster_moves_decorrelate_far_faster_than_metropolis_at_tc():
+    # τ_int of m² at T_c, L = 32 (Metropolis' estimate is a lower bound here: its run is shorter
+    # than 50 τ, so the ratio is conservative)
+    model, tc = IsingModel.lattice((32, 32)), onsager(1.0).critical_temperature
+    sw = _tau_m2(SwendsenWang(model, tc), model, 600, 16)
+    metropolis = _tau_m2(Metropolis(model, tc), model, 3000, 16)
+    assert sw < 12 and metropolis > 5 * sw
+
+
+@pytest.mark.slow
+def test_cluster_moves_are_ten_times_faster_at_l64():
+    model, tc = IsingModel.lattice((64, 64)), onsager(1.0).critical_temperature
+    sw = _tau_m2(SwendsenWang(model, tc), model, 1000, 8)
+    metropolis = _tau_m2(Metropolis(model, tc), model, 6000, 8)
+    assert metropolis > 10 * sw
+
+
+def test_swendsen_wang_refuses_fields():
+    with pytest.raises(ValueError, match="zero fields"):
+        SwendsenWang(IsingModel.lattice((4, 4), field=0.1), 1.0)

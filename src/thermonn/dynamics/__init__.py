@@ -2,6 +2,7 @@
 chunk executor, and the path weights (action, heat) of Langevin trajectories."""
 
 from thermonn.dynamics.action import log_path_ratio, onsager_machlup_action, unit_heat
+from thermonn.dynamics.cluster import SwendsenWang, cluster_labels
 from thermonn.dynamics.energy import AffineSplit, Energy, QuadraticEnergy, boltzmann
 from thermonn.dynamics.executor import run_chunked
 from thermonn.dynamics.integrate import Stepper, Trajectory, integrate
@@ -19,8 +20,10 @@ __all__ = [
     "QuadraticEnergy",
     "SpinEnergy",
     "Stepper",
+    "SwendsenWang",
     "Trajectory",
     "boltzmann",
+    "cluster_labels",
     "integrate",
     "log_path_ratio",
     "onsager_machlup_action",

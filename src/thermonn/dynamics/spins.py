@@ -50,6 +50,11 @@ class SpinEnergy(Energy):
         one class interact."""
         raise NotImplementedError(f"{type(self).__name__} does not define colouring()")
 
+    def edges(self) -> tuple[Tensor, Tensor, Tensor]:
+        """The bonds ``(i, j, J_ij)``, each once (a bond through a wrap of side 2 twice, as the
+        coupling field counts it): what cluster moves need."""
+        raise NotImplementedError(f"{type(self).__name__} does not define edges()")
+
     def energy(self, s: Tensor) -> Tensor:
         """E(s) = −Σ_i s_i (½ (Js)_i + h_i): each bond once."""
         return -(s * (0.5 * self.coupling_field(s) + self.field)).sum(-1)
@@ -59,7 +64,7 @@ class SpinEnergy(Energy):
         return self.coupling_field(s) + self.field
 
 
-def _check_spins(x0: Tensor, n: int) -> None:
+def check_spins(x0: Tensor, n: int) -> None:
     if x0.dim() != 2 or x0.shape[1] != n or not x0.is_floating_point():
         raise ValueError(
             f"spins: expected a floating tensor of shape (chains, {n}), got "
@@ -88,7 +93,7 @@ class _SpinStepper:
         return 1.0
 
     def init(self, x0: Tensor) -> Tensor:
-        _check_spins(x0, self.energy.field.shape[-1])
+        check_spins(x0, self.energy.field.shape[-1])
         return x0
 
     def value(self, state: Tensor) -> Tensor:

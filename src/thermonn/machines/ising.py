@@ -110,6 +110,18 @@ class IsingModel(SpinEnergy):
             return [(flat == c).nonzero().flatten() for c in (0, 1)]
         return _greedy_colouring(self._adjacency())
 
+    def edges(self) -> tuple[Tensor, Tensor, Tensor]:
+        device = self.field.device
+        if self.couplings is not None:
+            dense = self.couplings.to_dense() if self.couplings.is_sparse else self.couplings
+            i, j = torch.triu(dense, 1).nonzero(as_tuple=True)
+            return i, j, dense[i, j]
+        assert self.shape is not None
+        index = torch.arange(self.n, device=device).reshape(self.shape)
+        i = torch.cat([index.flatten()] * len(self.shape))
+        j = torch.cat([index.roll(-1, d).flatten() for d in range(len(self.shape))])
+        return i, j, torch.full(i.shape, self.coupling, dtype=self.field.dtype, device=device)
+
     def _adjacency(self) -> list[list[int]]:
         if self.couplings is not None:
             dense = self.couplings.to_dense() if self.couplings.is_sparse else self.couplings

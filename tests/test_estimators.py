@@ -48,3 +48,53 @@ def test_bad_samples():
         spin_observables(torch.zeros(3, 2), torch.zeros(3, 1), n=4, kT=1.0)
     with pytest.raises(ValueError, match="kT"):
         spin_observables(torch.zeros(3, 2), torch.zeros(3, 2), n=4, kT=0.0)
+
+
+def test_binder_crossing_of_scaling_curves():
+    # U_L(T) = ⅓ (1 − tanh((T − T_c) L)): every size passes ⅓ at T_c, slopes grow with L
+    from thermonn.estimators import binder_crossing
+
+    tc = 2.2691853
+    grid = torch.linspace(2.1, 2.45, 15, dtype=torch.float64)
+    curve = lambda size: ((1 - torch.tanh((grid - tc) * size)) / 3).tolist()  # noqa: E731
+    assert binder_crossing(grid.tolist(), curve(8), curve(16)) == pytest.approx(tc, abs=2e-3)
+    with pytest.raises(ValueError, match="cross"):
+        binder_crossing([1.0, 2.0], [0.5, 0.4], [0.3, 0.2])
+    with pytest.raises(ValueError, match="increasing"):
+        binder_crossing([2.0, 1.0], [0.5, 0.4], [0.3, 0.2])
+
+
+def test_finite_size_fit_recovers_the_scaling_law():
+    from thermonn.estimators import finite_size_fit
+
+    sizes = [8, 12, 16, 24, 32, 48, 64]
+    estimates = [2.269 + 0.8 * s ** (-1 / 1.2) for s in sizes]
+    fit = finite_size_fit(sizes, estimates)
+    assert fit.critical_temperature == pytest.approx(2.269, abs=1e-6)
+    assert fit.nu == pytest.approx(1.2, rel=1e-4) and fit.amplitude == pytest.approx(0.8, rel=1e-4)
+    fixed = finite_size_fit(sizes[:2], estimates[:2], nu=1.2)
+    assert fixed.critical_temperature == pytest.approx(2.269, abs=1e-9)
+    with pytest.raises(ValueError, match="sizes"):
+        finite_size_fit([8, 16], [2.3, 2.28])
+
+
+@pytest.mark.slow
+def test_the_binder_crossing_of_l16_and_l32_is_within_half_a_percent_of_onsagers_tc():
+    from thermonn.dynamics import SwendsenWang, integrate
+    from thermonn.estimators import binder_crossing
+    from thermonn.machines import IsingModel, onsager
+
+    temperatures = [2.21, 2.23, 2.25, 2.27, 2.29, 2.31, 2.33]
+    curves = []
+    for size in (16, 32):
+        model, binder = IsingModel.lattice((size, size)), []
+        for kT in temperatures:
+            out = integrate(
+                SwendsenWang(model, kT), torch.ones(32, model.n), steps=800, save_every=1,
+                generator=torch.Generator().manual_seed(size),
+            )  # fmt: skip
+            s = out.states[100:]
+            binder.append(spin_observables(model.energy(s), s.mean(-1), n=model.n, kT=kT).binder)
+        curves.append(binder)
+    tc = onsager(1.0).critical_temperature
+    assert binder_crossing(temperatures, *curves) == pytest.approx(tc, rel=5e-3)

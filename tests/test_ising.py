@@ -246,3 +246,34 @@ def test_cluster_moves_are_ten_times_faster_at_l64():
 def test_swendsen_wang_refuses_fields():
     with pytest.raises(ValueError, match="zero fields"):
         SwendsenWang(IsingModel.lattice((4, 4), field=0.1), 1.0)
+
+
+@pytest.mark.parametrize("sweep", ["gibbs", "metropolis"])
+def test_parallel_tempering_samples_every_rung_exactly_and_swaps(sweep):
+    from thermonn.dynamics import ParallelTempering
+
+    model, ladder = _random_graph(), [0.5, 0.8, 1.3, 2.1]
+    chains = 8000
+    pt = ParallelTempering(model, ladder, sweep=sweep)
+    g = torch.Generator().manual_seed(13)
+    state = pt.init(torch.ones(chains, model.n, dtype=torch.float64))
+    for t in range(40):
+        state = pt.step(state, float(t), g)
+    final = pt.value(state)
+    assert final.shape == (4, chains, model.n)
+    for rung, kT in enumerate(ladder):
+        _, p = boltzmann(model, kT)
+        assert _chi2_pvalue(_codes(final[rung]), p, chains) > 1e-3
+    rates = pt.acceptance(state)
+    assert ((rates > 0.05) & (rates < 1)).all()
+    out = integrate(pt, torch.ones(3, model.n, dtype=torch.float64), steps=4, save_every=2)
+    assert out.states.shape == (3, 4, 3, model.n)
+
+
+def test_parallel_tempering_refuses_a_ladder_that_is_not_increasing():
+    from thermonn.dynamics import ParallelTempering
+
+    with pytest.raises(ValueError, match="increasing"):
+        ParallelTempering(IsingModel.lattice((4, 4)), [1.0, 1.0])
+    with pytest.raises(ValueError, match="sweep"):
+        ParallelTempering(IsingModel.lattice((4, 4)), [1.0, 2.0], sweep="wolff")

@@ -7,7 +7,8 @@ from thermonn.dynamics.energy import AffineSplit, Energy, QuadraticEnergy, boltz
 from thermonn.dynamics.executor import run_chunked
 from thermonn.dynamics.integrate import Stepper, Trajectory, integrate
 from thermonn.dynamics.langevin import EMState, EulerMaruyama, Langevin, temperature_at
-from thermonn.dynamics.spins import BlockGibbs, Metropolis, SpinEnergy
+from thermonn.dynamics.spins import BlockGibbs, Metropolis, SpinEnergy, SpinSweep
+from thermonn.dynamics.tempering import ParallelTempering, TemperingState
 
 __all__ = [
     "AffineSplit",
@@ -17,10 +18,13 @@ __all__ = [
     "EulerMaruyama",
     "Langevin",
     "Metropolis",
+    "ParallelTempering",
     "QuadraticEnergy",
     "SpinEnergy",
+    "SpinSweep",
     "Stepper",
     "SwendsenWang",
+    "TemperingState",
     "Trajectory",
     "boltzmann",
     "cluster_labels",

@@ -30,7 +30,7 @@ from thermonn._validation import check_float
 from thermonn.dynamics.energy import Energy
 from thermonn.dynamics.langevin import temperature_at
 
-__all__ = ["BlockGibbs", "Metropolis", "SpinEnergy"]
+__all__ = ["BlockGibbs", "Metropolis", "SpinEnergy", "SpinSweep", "check_spins"]
 
 Schedule = Callable[[float], float]
 
@@ -75,8 +75,9 @@ def check_spins(x0: Tensor, n: int) -> None:
 
 
 @dataclass(frozen=True, eq=False)
-class _SpinStepper:
-    """Shared clock and temperature of the sweep steppers (a step is one sweep, dt = 1)."""
+class SpinSweep:
+    """Base of the sweep steppers: the energy, the temperature and the clock (a step is one
+    sweep, dt = 1); subclasses give the per-colour update."""
 
     energy: SpinEnergy
     kT: float | Schedule
@@ -100,7 +101,13 @@ class _SpinStepper:
         return state
 
     def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        beta = 1.0 / temperature_at(self.kT, t, positive=True)
+        return self.sweep(state, 1.0 / temperature_at(self.kT, t, positive=True), generator)
+
+    def sweep(
+        self, state: Tensor, beta: float | Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        """One sweep over the colours at inverse temperature ``beta`` — a number, or one per
+        chain ``(chains, 1)`` (replica exchange) — returning a new configuration."""
         s = state.clone()  # a fresh configuration per sweep (the driver records by reference)
         for idx in self._colours:  # type: ignore[attr-defined]
             local = self.energy.local_field(s)[:, idx]
@@ -108,21 +115,21 @@ class _SpinStepper:
             s[:, idx] = self._update(s[:, idx], local, u, beta)
         return s
 
-    def _update(self, s: Tensor, local: Tensor, u: Tensor, beta: float) -> Tensor:
+    def _update(self, s: Tensor, local: Tensor, u: Tensor, beta: float | Tensor) -> Tensor:
         raise NotImplementedError
 
 
-class BlockGibbs(_SpinStepper):
+class BlockGibbs(SpinSweep):
     """Heat-bath sweeps: each colour drawn from its exact conditional (see the module)."""
 
-    def _update(self, s: Tensor, local: Tensor, u: Tensor, beta: float) -> Tensor:
+    def _update(self, s: Tensor, local: Tensor, u: Tensor, beta: float | Tensor) -> Tensor:
         up = u < torch.sigmoid(2.0 * beta * local)
         return torch.where(up, 1.0, -1.0).to(s.dtype)
 
 
-class Metropolis(_SpinStepper):
+class Metropolis(SpinSweep):
     """Metropolis sweeps: flip proposals per colour, accepted with min(1, e^{−βΔE})."""
 
-    def _update(self, s: Tensor, local: Tensor, u: Tensor, beta: float) -> Tensor:
+    def _update(self, s: Tensor, local: Tensor, u: Tensor, beta: float | Tensor) -> Tensor:
         accept = u < torch.exp(-2.0 * beta * s * local)
         return torch.where(accept, -s, s)

@@ -68,7 +68,7 @@ def test_energies_are_the_bond_sums():
 def test_colourings_are_independent_sets_that_cover_every_spin(model):
     classes = model.colouring()
     assert sorted(torch.cat(classes).tolist()) == list(range(model.n))
-    adjacency = model._adjacency()
+    adjacency = model.adjacency()
     for c in classes:
         members = set(c.tolist())
         assert not any(j in members for i in members for j in adjacency[i])

@@ -2,6 +2,7 @@
 chunk executor, and the path weights (action, heat) of Langevin trajectories."""
 
 from thermonn.dynamics.action import log_path_ratio, onsager_machlup_action, unit_heat
+from thermonn.dynamics.categorical import CategoricalEnergy, CategoricalGibbs
 from thermonn.dynamics.cluster import SwendsenWang, cluster_labels
 from thermonn.dynamics.energy import AffineSplit, Energy, QuadraticEnergy, boltzmann
 from thermonn.dynamics.executor import run_chunked
@@ -13,6 +14,8 @@ from thermonn.dynamics.tempering import ParallelTempering, TemperingState
 __all__ = [
     "AffineSplit",
     "BlockGibbs",
+    "CategoricalEnergy",
+    "CategoricalGibbs",
     "EMState",
     "Energy",
     "EulerMaruyama",

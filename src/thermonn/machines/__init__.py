@@ -1,6 +1,8 @@
 """Machines: an energy on the engine's protocol plus a readout, run by :mod:`thermonn.dynamics`."""
 
 from thermonn.machines.ising import IsingModel, onsager
+from thermonn.machines.lattice import PeriodicLattice
+from thermonn.machines.potts import PottsModel, potts_critical_temperature
 from thermonn.machines.thermocomputer import (
     BLOCKS,
     MachineConfig,
@@ -13,8 +15,11 @@ __all__ = [
     "BLOCKS",
     "IsingModel",
     "MachineConfig",
+    "PeriodicLattice",
+    "PottsModel",
     "QuarticEnergy",
     "ThermoComputer",
     "idealised_trajectory",
     "onsager",
+    "potts_critical_temperature",
 ]

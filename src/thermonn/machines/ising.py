@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from thermonn._validation import check_float, check_int
+from thermonn._validation import check_float
 from thermonn.dynamics.spins import SpinEnergy
+from thermonn.machines.lattice import PeriodicLattice, greedy_colouring
 
 __all__ = ["MAX_ENUMERATED", "IsingModel", "OnsagerSolution", "onsager"]
 
@@ -32,7 +33,7 @@ class IsingModel(SpinEnergy):
 
     n: int
     field: Tensor
-    shape: tuple[int, ...] | None = None  # a periodic lattice's sides
+    geometry: PeriodicLattice | None = None  # a lattice model's geometry
     coupling: float = 1.0  # the lattice's J
     couplings: Tensor | None = None  # a graph's J, (n, n)
 
@@ -49,13 +50,9 @@ class IsingModel(SpinEnergy):
         """Nearest-neighbour coupling ``coupling`` on a periodic lattice of sides ``shape``
         (sides ≥ 2; a side of 2 couples each pair twice, through the wrap). Spins are flat,
         in row-major order of ``shape``."""
-        if not isinstance(shape, tuple) or not shape:
-            raise TypeError(f"shape: expected a non-empty tuple of sides, got {shape!r}")
-        for side in shape:
-            check_int("shape", side, minimum=2)
-        n = math.prod(shape)
-        h = torch.as_tensor(field, dtype=dtype, device=device).expand(n).clone()
-        return cls(n, h, shape=shape, coupling=check_float("coupling", coupling))
+        geometry = PeriodicLattice(shape)
+        h = torch.as_tensor(field, dtype=dtype, device=device).expand(geometry.n).clone()
+        return cls(geometry.n, h, geometry=geometry, coupling=check_float("coupling", coupling))
 
     @classmethod
     def graph(cls, couplings: Tensor, *, field: float | Tensor = 0.0) -> IsingModel:
@@ -84,59 +81,35 @@ class IsingModel(SpinEnergy):
             raise ValueError("field: expected finite values, got NaN or inf")
 
     def coupling_field(self, s: Tensor) -> Tensor:
-        if self.shape is None:
-            assert self.couplings is not None  # one of the two constructors set it
-            flat = s.reshape(-1, self.n)
-            j = self.couplings
-            out = (j @ flat.T).T if j.is_sparse else flat @ j
-            return out.reshape(s.shape)
-        grid = s.reshape(*s.shape[:-1], *self.shape)
-        dims = range(grid.dim() - len(self.shape), grid.dim())
-        total = torch.zeros_like(grid)
-        for d in dims:
-            total += grid.roll(1, d) + grid.roll(-1, d)
-        return (self.coupling * total).reshape(s.shape)
+        if self.geometry is not None:
+            return self.coupling * self.geometry.neighbour_sum(s)
+        assert self.couplings is not None  # one of the two constructors set it
+        flat = s.reshape(-1, self.n)
+        j = self.couplings
+        out = (j @ flat.T).T if j.is_sparse else flat @ j
+        return out.reshape(s.shape)
 
     def colouring(self) -> list[Tensor]:
-        device = self.field.device
-        if self.shape is not None and all(side % 2 == 0 for side in self.shape):
-            parity = torch.zeros(self.shape, dtype=torch.int64, device=device)
-            for d, side in enumerate(self.shape):
-                index = torch.arange(side, device=device).reshape(
-                    [side if k == d else 1 for k in range(len(self.shape))]
-                )
-                parity = parity + index
-            flat = (parity % 2).flatten()
-            return [(flat == c).nonzero().flatten() for c in (0, 1)]
-        return _greedy_colouring(self._adjacency())
+        if self.geometry is not None:
+            return self.geometry.colouring(self.field.device)
+        return [c.to(self.field.device) for c in greedy_colouring(self.adjacency())]
 
     def edges(self) -> tuple[Tensor, Tensor, Tensor]:
-        device = self.field.device
-        if self.couplings is not None:
-            dense = self.couplings.to_dense() if self.couplings.is_sparse else self.couplings
-            i, j = torch.triu(dense, 1).nonzero(as_tuple=True)
-            return i, j, dense[i, j]
-        assert self.shape is not None
-        index = torch.arange(self.n, device=device).reshape(self.shape)
-        i = torch.cat([index.flatten()] * len(self.shape))
-        j = torch.cat([index.roll(-1, d).flatten() for d in range(len(self.shape))])
-        return i, j, torch.full(i.shape, self.coupling, dtype=self.field.dtype, device=device)
+        if self.geometry is not None:
+            i, j = self.geometry.edges(self.field.device)
+            return i, j, torch.full(i.shape, self.coupling, dtype=self.field.dtype, device=i.device)
+        assert self.couplings is not None
+        dense = self.couplings.to_dense() if self.couplings.is_sparse else self.couplings
+        i, j = torch.triu(dense, 1).nonzero(as_tuple=True)
+        return i, j, dense[i, j]
 
-    def _adjacency(self) -> list[list[int]]:
-        if self.couplings is not None:
-            dense = self.couplings.to_dense() if self.couplings.is_sparse else self.couplings
-            return [(dense[i] != 0).nonzero().flatten().tolist() for i in range(self.n)]
-        assert self.shape is not None
-        index = torch.arange(self.n).reshape(self.shape)
-        rows: list[set[int]] = [set() for _ in range(self.n)]
-        for d in range(len(self.shape)):
-            for k in (1, -1):
-                pairs = zip(
-                    index.flatten().tolist(), index.roll(k, d).flatten().tolist(), strict=True
-                )
-                for i, j in pairs:
-                    rows[i].add(j)
-        return [sorted(r) for r in rows]
+    def adjacency(self) -> list[list[int]]:
+        """The neighbours of every spin."""
+        if self.geometry is not None:
+            return self.geometry.adjacency()
+        assert self.couplings is not None
+        dense = self.couplings.to_dense() if self.couplings.is_sparse else self.couplings
+        return [(dense[i] != 0).nonzero().flatten().tolist() for i in range(self.n)]
 
     def states(self) -> Tensor:
         """All 2ⁿ configurations ``(2ⁿ, n)`` of ±1.
@@ -151,19 +124,6 @@ class IsingModel(SpinEnergy):
         codes = torch.arange(2**self.n, device=self.field.device)
         bits = (codes[:, None] >> torch.arange(self.n, device=self.field.device)) & 1
         return (2 * bits - 1).to(self.field.dtype)
-
-
-def _greedy_colouring(adjacency: list[list[int]]) -> list[Tensor]:
-    """Colour classes by greedy colouring in order of decreasing degree."""
-    colour: dict[int, int] = {}
-    for i in sorted(range(len(adjacency)), key=lambda v: -len(adjacency[v])):
-        used = {colour[j] for j in adjacency[i] if j in colour}
-        colour[i] = next(c for c in range(len(adjacency) + 1) if c not in used)
-    classes = max(colour.values()) + 1
-    return [
-        torch.tensor(sorted(i for i, c in colour.items() if c == k), dtype=torch.int64)
-        for k in range(classes)
-    ]
 
 
 @dataclass(frozen=True)

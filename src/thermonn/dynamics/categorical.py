@@ -13,19 +13,13 @@ values in 0 … q − 1; one step is one sweep.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
-from thermonn._validation import check_float
 from thermonn.dynamics.energy import Energy
-from thermonn.dynamics.langevin import temperature_at
+from thermonn.dynamics.monte_carlo import MonteCarloStepper
 
 __all__ = ["CategoricalEnergy", "CategoricalGibbs"]
-
-Schedule = Callable[[float], float]
 
 
 class CategoricalEnergy(Energy):
@@ -44,27 +38,15 @@ class CategoricalEnergy(Energy):
         raise NotImplementedError(f"{type(self).__name__} does not define colouring()")
 
 
-@dataclass(frozen=True, eq=False)
-class CategoricalGibbs:
+class CategoricalGibbs(MonteCarloStepper[CategoricalEnergy]):
     """Heat-bath sweeps of a :class:`CategoricalEnergy` at ``kT`` (a number or a schedule)."""
 
-    energy: CategoricalEnergy
-    kT: float | Schedule
+    energy_type = CategoricalEnergy
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.energy, CategoricalEnergy):
-            raise TypeError(
-                f"energy: expected a CategoricalEnergy, got {type(self.energy).__name__}"
-            )
-        if not callable(self.kT):
-            check_float("kT", self.kT, above=0.0)
-        object.__setattr__(self, "_colours", self.energy.colouring())
+    def _prepare(self) -> None:
+        self._remember("_colours", self.energy.colouring())
 
-    @property
-    def dt(self) -> float:
-        return 1.0
-
-    def init(self, x0: Tensor) -> Tensor:
+    def check_state(self, x0: Tensor) -> None:
         q, n = self.energy.q, self.energy.n
         if x0.dim() != 2 or x0.shape[1] != n or x0.is_floating_point():
             raise ValueError(
@@ -73,13 +55,9 @@ class CategoricalGibbs:
             )
         if bool(((x0 < 0) | (x0 >= q)).any()):
             raise ValueError(f"states: expected values in 0 … {q - 1}")
-        return x0
-
-    def value(self, state: Tensor) -> Tensor:
-        return state
 
     def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        beta = 1.0 / temperature_at(self.kT, t, positive=True)
+        beta = self.beta(t)
         sigma = state.clone()
         for idx in self._colours:  # type: ignore[attr-defined]
             logits = -beta * self.energy.site_energies(sigma)[:, idx]

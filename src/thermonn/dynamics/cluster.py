@@ -9,19 +9,13 @@ found for all chains at once by root hooking and pointer jumping (:func:`cluster
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
-from thermonn._validation import check_float
-from thermonn.dynamics.langevin import temperature_at
+from thermonn.dynamics.monte_carlo import MonteCarloStepper
 from thermonn.dynamics.spins import SpinEnergy, check_spins
 
 __all__ = ["SwendsenWang", "cluster_labels"]
-
-Schedule = Callable[[float], float]
 
 
 def cluster_labels(active: Tensor, i: Tensor, j: Tensor, n: int) -> Tensor:
@@ -50,36 +44,22 @@ def cluster_labels(active: Tensor, i: Tensor, j: Tensor, n: int) -> Tensor:
             labels = jumped
 
 
-@dataclass(frozen=True, eq=False)
-class SwendsenWang:
+class SwendsenWang(MonteCarloStepper[SpinEnergy]):
     """Swendsen–Wang updates of a zero-field :class:`~thermonn.dynamics.SpinEnergy` at ``kT``
     (a number or a schedule t ↦ kT)."""
 
-    energy: SpinEnergy
-    kT: float | Schedule
+    energy_type = SpinEnergy
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.energy, SpinEnergy):
-            raise TypeError(f"energy: expected a SpinEnergy, got {type(self.energy).__name__}")
+    def _prepare(self) -> None:
         if bool((self.energy.field != 0).any()):
             raise ValueError("energy: Swendsen-Wang expects zero fields, got a non-zero field")
-        if not callable(self.kT):
-            check_float("kT", self.kT, above=0.0)
-        object.__setattr__(self, "_edges", self.energy.edges())
+        self._remember("_edges", self.energy.edges())
 
-    @property
-    def dt(self) -> float:
-        return 1.0
-
-    def init(self, x0: Tensor) -> Tensor:
+    def check_state(self, x0: Tensor) -> None:
         check_spins(x0, self.energy.field.shape[-1])
-        return x0
-
-    def value(self, state: Tensor) -> Tensor:
-        return state
 
     def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        beta = 1.0 / temperature_at(self.kT, t, positive=True)
+        beta = self.beta(t)
         i, j, coupling = self._edges  # type: ignore[attr-defined]
         satisfied = coupling * state[:, i] * state[:, j] > 0
         p = -torch.expm1(-2.0 * beta * coupling.abs())

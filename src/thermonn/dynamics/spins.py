@@ -21,14 +21,12 @@ leaves the Boltzmann law :math:`p(s) \propto e^{-E(s)/kT}` invariant:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from thermonn._validation import check_float
 from thermonn.dynamics.energy import Energy
-from thermonn.dynamics.langevin import temperature_at
+from thermonn.dynamics.monte_carlo import MonteCarloStepper
 
 __all__ = ["BlockGibbs", "Metropolis", "SpinEnergy", "SpinSweep", "check_spins"]
 
@@ -74,34 +72,20 @@ def check_spins(x0: Tensor, n: int) -> None:
         raise ValueError("spins: expected every entry to be -1 or +1")
 
 
-@dataclass(frozen=True, eq=False)
-class SpinSweep:
+class SpinSweep(MonteCarloStepper[SpinEnergy]):
     """Base of the sweep steppers: the energy, the temperature and the clock (a step is one
     sweep, dt = 1); subclasses give the per-colour update."""
 
-    energy: SpinEnergy
-    kT: float | Schedule
+    energy_type = SpinEnergy
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.energy, SpinEnergy):
-            raise TypeError(f"energy: expected a SpinEnergy, got {type(self.energy).__name__}")
-        if not callable(self.kT):
-            check_float("kT", self.kT, above=0.0)
-        object.__setattr__(self, "_colours", self.energy.colouring())
+    def _prepare(self) -> None:
+        self._remember("_colours", self.energy.colouring())
 
-    @property
-    def dt(self) -> float:
-        return 1.0
-
-    def init(self, x0: Tensor) -> Tensor:
+    def check_state(self, x0: Tensor) -> None:
         check_spins(x0, self.energy.field.shape[-1])
-        return x0
-
-    def value(self, state: Tensor) -> Tensor:
-        return state
 
     def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        return self.sweep(state, 1.0 / temperature_at(self.kT, t, positive=True), generator)
+        return self.sweep(state, self.beta(t), generator)
 
     def sweep(
         self, state: Tensor, beta: float | Tensor, generator: torch.Generator | None

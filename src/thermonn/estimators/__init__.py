@@ -4,7 +4,7 @@ next)."""
 
 from thermonn.estimators.autocorrelation import Autocorrelation, integrated_autocorrelation
 from thermonn.estimators.critical import FiniteSizeFit, binder_crossing, finite_size_fit
-from thermonn.estimators.observables import SpinObservables, spin_observables
+from thermonn.estimators.observables import SpinObservables, kuramoto_order, spin_observables
 
 __all__ = [
     "Autocorrelation",
@@ -13,5 +13,6 @@ __all__ = [
     "binder_crossing",
     "finite_size_fit",
     "integrated_autocorrelation",
+    "kuramoto_order",
     "spin_observables",
 ]

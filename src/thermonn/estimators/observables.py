@@ -19,11 +19,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from thermonn._validation import check_float, check_int
 
-__all__ = ["SpinObservables", "spin_observables"]
+__all__ = ["SpinObservables", "kuramoto_order", "spin_observables"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,12 @@ def spin_observables(
         binder=1.0 - m4 / (3.0 * m2 * m2) if m2 > 0 else math.nan,
         samples=e.numel(),
     )
+
+
+def kuramoto_order(theta: Tensor) -> Tensor:
+    r"""Kuramoto's order parameter :math:`r = |rac1N \sum_j e^{i	heta_j}|` of phases
+    ``theta`` ``(..., N)`` (radians): 1 when all phases agree, ≈ N^{-1/2} for random phases;
+    shape ``(...)``."""
+    if not theta.is_floating_point():
+        raise TypeError(f"theta: expected floating phases, got {theta.dtype}")
+    return torch.complex(theta.cos(), theta.sin()).mean(-1).abs()

@@ -3,6 +3,7 @@
 from thermonn.functional import entropy
 from thermonn.functional.entropy import *  # noqa: F403  (every entropy name, listed once there)
 from thermonn.functional.free_energy import free_energy, free_energy_grad
+from thermonn.functional.hopfield import hopfield_energy, hopfield_update
 from thermonn.functional.tel import TELResult, TELTrace, TemperatureUpdate, tel_descent
 from thermonn.functional.temperature import (
     check_temperature_box,
@@ -23,6 +24,8 @@ __all__ = [
     "free_energy",
     "free_energy_grad",
     "gaussian_entropy",
+    "hopfield_energy",
+    "hopfield_update",
     "moment_features",
     "target_temperature",
     "tel_descent",

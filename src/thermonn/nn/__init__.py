@@ -2,6 +2,7 @@
 
 from thermonn.nn.convert import ACTIVATIONS, DEFAULT_RULES, ConversionReport, Replacement, convert
 from thermonn.nn.diagnostics import DiagnosticsLog, collect_diagnostics
+from thermonn.nn.hopfield import ModernHopfield
 from thermonn.nn.tel import TEL, TELFeedForward
 from thermonn.nn.temperature import (
     AdaptiveTemperature,
@@ -17,6 +18,7 @@ __all__ = [
     "ConversionReport",
     "DiagnosticsLog",
     "FixedTemperature",
+    "ModernHopfield",
     "Replacement",
     "TELFeedForward",
     "TemperatureRule",

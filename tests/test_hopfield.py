@@ -75,3 +75,68 @@ def test_kuramoto_order_parameter():
     random = torch.rand(2000, 400, generator=torch.Generator().manual_seed(3)) * 2 * math.pi
     # |mean of N unit phasors|² has expectation 1/N for independent uniform phases
     assert float(kuramoto_order(random).square().mean()) == pytest.approx(1 / 400, rel=0.1)
+
+
+def _patterns(p, n, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 2, (p, n), generator=g).double() * 2 - 1
+
+
+def _corrupt(x, fraction, seed):
+    g = torch.Generator().manual_seed(seed)
+    flip = torch.rand(x.shape, generator=g, dtype=x.dtype) < fraction
+    return torch.where(flip, -x, x)
+
+
+def test_hebbian_couplings_and_energy():
+    from thermonn.machines import hebbian
+
+    xi = _patterns(3, 10, 4)
+    model = hebbian(xi)
+    j = sum(torch.outer(p, p) for p in xi) / 10
+    j.fill_diagonal_(0)
+    torch.testing.assert_close(model.couplings, j)
+    s = _patterns(5, 10, 5)
+    torch.testing.assert_close(model.energy(s), -0.5 * ((s @ j) * s).sum(-1))
+
+
+def test_asynchronous_zero_temperature_updates_never_raise_the_energy():
+    from thermonn.dynamics import BlockGibbs, integrate
+    from thermonn.machines import hebbian
+
+    xi = _patterns(12, 60, 6)
+    model = hebbian(xi)
+    start = _corrupt(xi, 0.3, 7)
+    out = integrate(BlockGibbs(model, 1e-9), start, steps=8, save_every=1,
+                    generator=torch.Generator().manual_seed(8))  # fmt: skip
+    energies = model.energy(out.states)  # (steps + 1, chains)
+    assert (energies[1:] <= energies[:-1] + 1e-9).all()
+
+
+def test_recall_below_and_above_the_capacity_limit():
+    # α = P/N = 0.05 retrieves from 10% flipped bits; α = 0.3 (beyond ≈ 0.138) does not
+    from thermonn.dynamics import BlockGibbs, integrate
+    from thermonn.machines import hebbian, overlaps
+
+    n = 200
+    recalled = {}
+    for alpha in (0.05, 0.3):
+        xi = _patterns(int(alpha * n), n, 9)
+        model = hebbian(xi)
+        out = integrate(BlockGibbs(model, 1e-9), _corrupt(xi, 0.1, 10), steps=10,
+                        generator=torch.Generator().manual_seed(11))  # fmt: skip
+        recalled[alpha] = float(overlaps(out.final, xi).diagonal().mean())
+    assert recalled[0.05] > 0.99 and recalled[0.3] < 0.8
+
+
+def test_synchronous_update_keeps_stored_patterns_at_low_load():
+    from thermonn.machines import hebbian, synchronous_update
+
+    xi = _patterns(4, 100, 12)
+    model = hebbian(xi)
+    torch.testing.assert_close(synchronous_update(model, xi), xi)
+    s = _corrupt(xi, 0.1, 13)
+    expected = torch.where(s @ model.couplings == 0, s, torch.sign(s @ model.couplings))
+    torch.testing.assert_close(synchronous_update(model, s), expected)
+    with pytest.raises(ValueError, match="-1 or \\+1"):
+        hebbian(torch.zeros(2, 5))

@@ -1,5 +1,6 @@
 """Machines: an energy on the engine's protocol plus a readout, run by :mod:`thermonn.dynamics`."""
 
+from thermonn.machines.hopfield import hebbian, overlaps, synchronous_update
 from thermonn.machines.ising import IsingModel, onsager
 from thermonn.machines.lattice import PeriodicLattice
 from thermonn.machines.potts import PottsModel, potts_critical_temperature
@@ -19,7 +20,10 @@ __all__ = [
     "PottsModel",
     "QuarticEnergy",
     "ThermoComputer",
+    "hebbian",
     "idealised_trajectory",
     "onsager",
+    "overlaps",
     "potts_critical_temperature",
+    "synchronous_update",
 ]

@@ -1,0 +1,83 @@
+r"""Cooling schedules: temperature as a function of time, t ↦ kT(t), for annealing.
+
+Every schedule is a frozen, validated object that is callable on a time (sweeps for the
+Monte-Carlo steppers, time units for Langevin dynamics), so it plugs into any ``kT=`` of the
+engine (:class:`~thermonn.dynamics.Langevin`, the spin and Potts steppers, Swendsen–Wang):
+
+* :class:`ExponentialCooling` — :math:`kT(t) = kT_0 \,(kT_1/kT_0)^{t/t_1}` (geometric);
+* :class:`LinearCooling` — :math:`kT(t) = kT_0 + (kT_1 - kT_0)\, t/t_1`;
+* :class:`PowerLawCooling` — :math:`kT(t) = kT_0\,(1 + t/\tau)^{-p}`.
+
+The first two reach kT₁ at t₁ and hold it afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from thermonn._validation import check_float
+
+__all__ = ["ExponentialCooling", "LinearCooling", "PowerLawCooling"]
+
+
+def _check_cooling(start: float, end: float, duration: float) -> None:
+    check_float("start", start, above=0.0)
+    check_float("end", end, above=0.0)
+    check_float("duration", duration, above=0.0)
+    if not end <= start:
+        raise ValueError(f"end: expected a final kT <= the initial {start}, got {end}")
+
+
+def _check_time(t: float) -> float:
+    if not t >= 0.0:
+        raise ValueError(f"t: expected a time >= 0, got {t!r}")
+    return t
+
+
+@dataclass(frozen=True)
+class ExponentialCooling:
+    """Geometric cooling from ``start`` to ``end`` over ``duration``."""
+
+    start: float
+    end: float
+    duration: float
+
+    def __post_init__(self) -> None:
+        _check_cooling(self.start, self.end, self.duration)
+
+    def __call__(self, t: float) -> float:
+        frac = min(_check_time(t) / self.duration, 1.0)
+        return self.start * (self.end / self.start) ** frac
+
+
+@dataclass(frozen=True)
+class LinearCooling:
+    """Linear cooling from ``start`` to ``end`` over ``duration``."""
+
+    start: float
+    end: float
+    duration: float
+
+    def __post_init__(self) -> None:
+        _check_cooling(self.start, self.end, self.duration)
+
+    def __call__(self, t: float) -> float:
+        frac = min(_check_time(t) / self.duration, 1.0)
+        return self.start + (self.end - self.start) * frac
+
+
+@dataclass(frozen=True)
+class PowerLawCooling:
+    """kT₀ (1 + t/τ)^(−p): ``start`` kT₀, time scale ``tau`` τ, exponent ``power`` p."""
+
+    start: float
+    tau: float
+    power: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_float("start", self.start, above=0.0)
+        check_float("tau", self.tau, above=0.0)
+        check_float("power", self.power, above=0.0)
+
+    def __call__(self, t: float) -> float:
+        return self.start * (1.0 + _check_time(t) / self.tau) ** -self.power

@@ -13,6 +13,8 @@ values in 0 … q − 1; one step is one sweep.
 
 from __future__ import annotations
 
+import abc
+
 import torch
 from torch import Tensor
 
@@ -29,13 +31,13 @@ class CategoricalEnergy(Energy):
     q: int
     n: int
 
+    @abc.abstractmethod
     def site_energies(self, sigma: Tensor) -> Tensor:
         """ε_ik(σ), shape ``(..., n, q)``."""
-        raise NotImplementedError(f"{type(self).__name__} does not define site_energies()")
 
+    @abc.abstractmethod
     def colouring(self) -> list[Tensor]:
         """Index tensors of independent sets that cover every site."""
-        raise NotImplementedError(f"{type(self).__name__} does not define colouring()")
 
 
 class CategoricalGibbs(MonteCarloStepper[CategoricalEnergy]):

@@ -15,6 +15,7 @@ Energies are in units of the bath's kT scale; ``x`` has shape ``(..., n)`` and E
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,7 +43,7 @@ class AffineSplit:
         return force if self.local is None else force + self.local_scale * self.local(x)
 
 
-class Energy:
+class Energy(abc.ABC):
     """Base class of energies: subclasses define :meth:`energy`; :meth:`force` defaults to
     −∇E by autograd and should be overridden with the closed form where one exists. An
     energy holds the tensors it was built from; an object that caches derived quantities (an
@@ -55,9 +56,9 @@ class Energy:
                 return (x.square() - 1).square().sum(-1)
     """
 
+    @abc.abstractmethod
     def energy(self, x: Tensor) -> Tensor:
         """E(x), shape ``x.shape[:-1]``."""
-        raise NotImplementedError(f"{type(self).__name__} does not define energy()")
 
     def force(self, x: Tensor) -> Tensor:
         """F(x) = −∇E(x), shape of ``x``. The default differentiates :meth:`energy` with

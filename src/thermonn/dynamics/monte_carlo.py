@@ -8,6 +8,7 @@ from it once (a colouring, the bonds) and check a starting configuration.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
@@ -26,12 +27,12 @@ Schedule = Callable[[float], float]
 
 
 @dataclass(frozen=True, eq=False)
-class MonteCarloStepper(Generic[E]):
+class MonteCarloStepper(abc.ABC, Generic[E]):
     """``energy`` (an instance of the subclass's ``energy_type``) at ``kT``."""
 
     energy: E
     kT: float | Schedule
-    energy_type: ClassVar[type[Energy]] = Energy
+    energy_type: ClassVar[type] = Energy
 
     def __post_init__(self) -> None:
         if not isinstance(self.energy, self.energy_type):
@@ -56,9 +57,9 @@ class MonteCarloStepper(Generic[E]):
         """1 / kT at sweep ``t``."""
         return 1.0 / temperature_at(self.kT, t, positive=True)
 
+    @abc.abstractmethod
     def check_state(self, x0: Tensor) -> None:
         """Raise ``ValueError`` for a configuration the stepper cannot move."""
-        raise NotImplementedError
 
     def init(self, x0: Tensor) -> Tensor:
         self.check_state(x0)
@@ -67,5 +68,6 @@ class MonteCarloStepper(Generic[E]):
     def value(self, state: Tensor) -> Tensor:
         return state
 
+    @abc.abstractmethod
     def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        raise NotImplementedError
+        """One sweep from sweep ``t``, every random number from ``generator``."""

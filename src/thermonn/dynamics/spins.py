@@ -20,6 +20,7 @@ leaves the Boltzmann law :math:`p(s) \propto e^{-E(s)/kT}` invariant:
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 
 import torch
@@ -39,19 +40,19 @@ class SpinEnergy(Energy):
 
     field: Tensor
 
+    @abc.abstractmethod
     def coupling_field(self, s: Tensor) -> Tensor:
         """:math:`(Js)_i`, shape of ``s`` ``(..., n)``."""
-        raise NotImplementedError(f"{type(self).__name__} does not define coupling_field()")
 
+    @abc.abstractmethod
     def colouring(self) -> list[Tensor]:
         """Index tensors of the colour classes: they partition the spins, and no two spins of
         one class interact."""
-        raise NotImplementedError(f"{type(self).__name__} does not define colouring()")
 
+    @abc.abstractmethod
     def edges(self) -> tuple[Tensor, Tensor, Tensor]:
         """The bonds ``(i, j, J_ij)``, each once (a bond through a wrap of side 2 twice, as the
         coupling field counts it): what cluster moves need."""
-        raise NotImplementedError(f"{type(self).__name__} does not define edges()")
 
     def energy(self, s: Tensor) -> Tensor:
         """E(s) = −Σ_i s_i (½ (Js)_i + h_i): each bond once."""
@@ -99,8 +100,9 @@ class SpinSweep(MonteCarloStepper[SpinEnergy]):
             s[:, idx] = self._update(s[:, idx], local, u, beta)
         return s
 
+    @abc.abstractmethod
     def _update(self, s: Tensor, local: Tensor, u: Tensor, beta: float | Tensor) -> Tensor:
-        raise NotImplementedError
+        """The colour's new spins from its current ones, local fields and uniforms ``u``."""
 
 
 class BlockGibbs(SpinSweep):

@@ -35,35 +35,33 @@ def _check_time(t: float) -> float:
 
 
 @dataclass(frozen=True)
-class ExponentialCooling:
+class _EndPoints:
+    """Cooling from ``start`` to ``end`` over ``duration``, then holding ``end``."""
+
+    start: float
+    end: float
+    duration: float
+
+    def __post_init__(self) -> None:
+        _check_cooling(self.start, self.end, self.duration)
+
+    def progress(self, t: float) -> float:
+        """t / duration, clipped to [0, 1]."""
+        return min(_check_time(t) / self.duration, 1.0)
+
+
+class ExponentialCooling(_EndPoints):
     """Geometric cooling from ``start`` to ``end`` over ``duration``."""
 
-    start: float
-    end: float
-    duration: float
-
-    def __post_init__(self) -> None:
-        _check_cooling(self.start, self.end, self.duration)
-
     def __call__(self, t: float) -> float:
-        frac = min(_check_time(t) / self.duration, 1.0)
-        return self.start * (self.end / self.start) ** frac
+        return self.start * (self.end / self.start) ** self.progress(t)
 
 
-@dataclass(frozen=True)
-class LinearCooling:
+class LinearCooling(_EndPoints):
     """Linear cooling from ``start`` to ``end`` over ``duration``."""
 
-    start: float
-    end: float
-    duration: float
-
-    def __post_init__(self) -> None:
-        _check_cooling(self.start, self.end, self.duration)
-
     def __call__(self, t: float) -> float:
-        frac = min(_check_time(t) / self.duration, 1.0)
-        return self.start + (self.end - self.start) * frac
+        return self.start + (self.end - self.start) * self.progress(t)
 
 
 @dataclass(frozen=True)

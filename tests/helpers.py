@@ -73,3 +73,20 @@ def write_idx_dir(path, n_train=6, n_test=4, gz=True):
         else:
             (path / name).write_bytes(data)
     return arrays
+
+
+def chi2_pvalue(codes: torch.Tensor, p: torch.Tensor) -> float:
+    """Pearson's χ² p-value of sampled state indices ``codes`` against the exact law ``p``
+    (states expected fewer than 5 times pooled into one bin)."""
+    from scipy import stats
+
+    counts = torch.bincount(codes, minlength=len(p)).double()
+    expected = p.double() * len(codes)
+    big = expected >= 5
+    obs, exp = counts[big], expected[big]
+    if (~big).any():  # the rare states pooled into one bin
+        obs = torch.cat([obs, counts[~big].sum(0, keepdim=True)])
+        exp = torch.cat([exp, expected[~big].sum(0, keepdim=True)])
+    return float(
+        stats.chisquare(obs.numpy(), exp.numpy() * obs.sum().item() / exp.sum().item()).pvalue
+    )

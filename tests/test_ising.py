@@ -4,8 +4,8 @@ import math
 
 import pytest
 import torch
-from scipy import stats
 
+from helpers import chi2_pvalue
 from thermonn.dynamics import (
     BlockGibbs,
     Metropolis,
@@ -33,17 +33,6 @@ def _codes(s):
     """The enumeration index of ±1 configurations (bit i = spin i up)."""
     bits = (s > 0).long()
     return (bits << torch.arange(s.shape[-1])).sum(-1)
-
-
-def _chi2_pvalue(codes, p, n):
-    counts = torch.bincount(codes, minlength=len(p)).double()
-    expected = p * n
-    big = expected >= 5
-    obs, exp = counts[big], expected[big]
-    if (~big).any():  # the rare states pooled into one bin
-        obs = torch.cat([obs, counts[~big].sum(0, keepdim=True)])
-        exp = torch.cat([exp, expected[~big].sum(0, keepdim=True)])
-    return stats.chisquare(obs.numpy(), exp.numpy() * obs.sum().item() / exp.sum().item()).pvalue
 
 
 def test_energies_are_the_bond_sums():
@@ -81,7 +70,7 @@ def test_samples_follow_the_exact_law_of_a_small_graph(stepper):
     chains = 20000
     x0 = torch.ones(chains, model.n, dtype=torch.float64)
     out = integrate(stepper(model, kT), x0, steps=40, generator=torch.Generator().manual_seed(3))
-    assert _chi2_pvalue(_codes(out.final), p, chains) > 1e-3
+    assert chi2_pvalue(_codes(out.final), p) > 1e-3
 
 
 @pytest.mark.parametrize("stepper", STEPPERS)
@@ -93,7 +82,7 @@ def test_one_sweep_leaves_the_exact_law_invariant_on_three_spins(stepper):
     chains = 40000
     start = states[torch.multinomial(p.float(), chains, replacement=True, generator=g)]
     out = integrate(stepper(model, kT), start, steps=1, generator=g)
-    assert _chi2_pvalue(_codes(out.final), p, chains) > 1e-3
+    assert chi2_pvalue(_codes(out.final), p) > 1e-3
     # and the sweep moves: a stepper that changes nothing would pass the line above
     assert (out.final != start).any(-1).double().mean() > 0.2
 
@@ -210,11 +199,11 @@ def test_swendsen_wang_samples_the_exact_law_and_keeps_it_invariant():
         SwendsenWang(model, kT), torch.ones(chains, model.n, dtype=torch.float64), steps=30,
         generator=torch.Generator().manual_seed(10),
     )  # fmt: skip
-    assert _chi2_pvalue(_codes(out.final), p, chains) > 1e-3
+    assert chi2_pvalue(_codes(out.final), p) > 1e-3
     g = torch.Generator().manual_seed(11)
     start = states[torch.multinomial(p.float(), chains, replacement=True, generator=g)]
     one = integrate(SwendsenWang(model, kT), start, steps=1, generator=g).final
-    assert _chi2_pvalue(_codes(one), p, chains) > 1e-3
+    assert chi2_pvalue(_codes(one), p) > 1e-3
     assert (one != start).any(-1).double().mean() > 0.3
 
 
@@ -263,7 +252,7 @@ def test_parallel_tempering_samples_every_rung_exactly_and_swaps(sweep):
     assert final.shape == (4, chains, model.n)
     for rung, kT in enumerate(ladder):
         _, p = boltzmann(model, kT)
-        assert _chi2_pvalue(_codes(final[rung]), p, chains) > 1e-3
+        assert chi2_pvalue(_codes(final[rung]), p) > 1e-3
     rates = pt.acceptance(state)
     assert ((rates > 0.05) & (rates < 1)).all()
     out = integrate(pt, torch.ones(3, model.n, dtype=torch.float64), steps=4, save_every=2)

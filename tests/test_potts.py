@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from scipy import stats
 
+from helpers import chi2_pvalue
 from thermonn.dynamics import CategoricalGibbs, boltzmann, integrate
 from thermonn.machines import (
     IsingModel,
@@ -16,17 +16,6 @@ from thermonn.machines import (
 
 def _codes(sigma, q):
     return (sigma * q ** torch.arange(sigma.shape[-1])).sum(-1)
-
-
-def _chi2_pvalue(codes, p, n):
-    counts = torch.bincount(codes, minlength=len(p)).double()
-    expected = p * n
-    big = expected >= 5
-    obs, exp = counts[big], expected[big]
-    if (~big).any():
-        obs = torch.cat([obs, counts[~big].sum(0, keepdim=True)])
-        exp = torch.cat([exp, expected[~big].sum(0, keepdim=True)])
-    return stats.chisquare(obs.numpy(), exp.numpy() * obs.sum().item() / exp.sum().item()).pvalue
 
 
 def test_two_state_potts_is_ising_at_half_the_coupling():
@@ -59,10 +48,10 @@ def test_heat_bath_samples_the_exact_law_and_one_sweep_keeps_it():
         CategoricalGibbs(model, kT), torch.randint(0, 3, (chains, 6), generator=g), steps=40,
         generator=g,
     )  # fmt: skip
-    assert _chi2_pvalue(_codes(out.final, 3), p, chains) > 1e-3
+    assert chi2_pvalue(_codes(out.final, 3), p) > 1e-3
     start = states[torch.multinomial(p.float(), chains, replacement=True, generator=g)]
     one = integrate(CategoricalGibbs(model, kT), start, steps=1, generator=g).final
-    assert _chi2_pvalue(_codes(one, 3), p, chains) > 1e-3
+    assert chi2_pvalue(_codes(one, 3), p) > 1e-3
     assert (one != start).any(-1).double().mean() > 0.3
 
 

@@ -1,18 +1,32 @@
 """What is read off samples: thermodynamic observables, autocorrelation times and effective
-sample sizes, Binder crossings and finite-size scaling (AIS log Z and consistency checks come
-next)."""
+sample sizes, Binder crossings and finite-size scaling, partition functions by forward and
+reverse annealed importance sampling (consistency checks come next)."""
 
 from thermonn.estimators.autocorrelation import Autocorrelation, integrated_autocorrelation
 from thermonn.estimators.critical import FiniteSizeFit, binder_crossing, finite_size_fit
 from thermonn.estimators.observables import SpinObservables, kuramoto_order, spin_observables
+from thermonn.estimators.partition import (
+    LikelihoodBracket,
+    PartitionEstimate,
+    ais,
+    annealing_schedule,
+    likelihood_bracket,
+    reverse_ais,
+)
 
 __all__ = [
     "Autocorrelation",
     "FiniteSizeFit",
+    "LikelihoodBracket",
+    "PartitionEstimate",
     "SpinObservables",
+    "ais",
+    "annealing_schedule",
     "binder_crossing",
     "finite_size_fit",
     "integrated_autocorrelation",
     "kuramoto_order",
+    "likelihood_bracket",
+    "reverse_ais",
     "spin_observables",
 ]

@@ -4,6 +4,15 @@ from thermonn.machines.hopfield import hebbian, overlaps, synchronous_update
 from thermonn.machines.ising import IsingModel, onsager
 from thermonn.machines.lattice import PeriodicLattice
 from thermonn.machines.potts import PottsModel, potts_critical_temperature
+from thermonn.machines.rbm import (
+    RBM,
+    BernoulliUnits,
+    GaussianUnits,
+    RBMEnergy,
+    RBMGibbs,
+    RBMPath,
+    VisibleUnits,
+)
 from thermonn.machines.thermocomputer import (
     BLOCKS,
     MachineConfig,
@@ -14,12 +23,19 @@ from thermonn.machines.thermocomputer import (
 
 __all__ = [
     "BLOCKS",
+    "RBM",
+    "BernoulliUnits",
+    "GaussianUnits",
     "IsingModel",
     "MachineConfig",
     "PeriodicLattice",
     "PottsModel",
     "QuarticEnergy",
+    "RBMEnergy",
+    "RBMGibbs",
+    "RBMPath",
     "ThermoComputer",
+    "VisibleUnits",
     "hebbian",
     "idealised_trajectory",
     "onsager",

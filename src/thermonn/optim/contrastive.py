@@ -1,0 +1,87 @@
+r"""Contrastive divergence (CD-k) and persistent CD (PCD-k) as a loss whose gradient is the rule.
+
+For an energy model p(v) = e^{−F(v)}/Z the log-likelihood gradient is
+:math:`-\nabla_\theta \mathcal L = \mathbb E_{\rm data}[\nabla F] - \mathbb E_{\rm model}[\nabla F]`.
+CD-k (Hinton 2002) estimates the model term with k Gibbs sweeps started at the data; PCD-k
+(Tieleman 2008) keeps persistent chains that advance k sweeps per update. Either way the
+estimate is the gradient of the surrogate
+
+.. math::  \ell(\theta) = \overline{F_\theta(v_{\rm data})} - \overline{F_\theta(\mathrm{sg}[v^-])},
+
+(sg: no gradient through the negatives), so :meth:`ContrastiveDivergence.loss` returns ℓ and
+any torch optimiser — or :func:`thermonn.train.train_minibatch` — applies the rule. ℓ's value
+is a free-energy gap, not a likelihood: read progress off
+:attr:`ContrastiveDivergence.reconstruction_error` or AIS (:mod:`thermonn.estimators.partition`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from thermonn._validation import check_bool, check_int
+from thermonn.machines.rbm import RBM
+
+__all__ = ["ContrastiveDivergence"]
+
+
+class ContrastiveDivergence:
+    """CD-k (``persistent=False``) or PCD-k on ``model``: ``k`` Gibbs sweeps per update;
+    PCD keeps ``chains`` persistent chains (default: the first batch's size), started from the
+    first batch. Every random number comes from ``generator``."""
+
+    def __init__(
+        self,
+        model: RBM,
+        *,
+        k: int = 1,
+        persistent: bool = False,
+        chains: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if not isinstance(model, RBM):
+            raise TypeError(f"model: expected an RBM, got {type(model).__name__}")
+        self.model = model
+        self.k = check_int("k", k, minimum=1)
+        self.persistent = check_bool("persistent", persistent)
+        self.chains = None if chains is None else check_int("chains", chains, minimum=1)
+        self.generator = generator
+        self.negatives: Tensor | None = None  # PCD's persistent chains
+        self.reconstruction_error: float = float("nan")  # of the last batch, mean squared
+
+    def _start(self, v: Tensor) -> Tensor:
+        if not self.persistent:
+            return v
+        if self.negatives is None:
+            n = len(v) if self.chains is None else self.chains
+            rows = torch.arange(n, device=v.device) % len(v)
+            self.negatives = v[rows].detach().clone()
+        return self.negatives
+
+    @torch.no_grad()
+    def _negatives(self, v: Tensor) -> Tensor:
+        energy = self.model.energy_model()
+        x = self._start(v)
+        h = energy.sample_hidden(v, self.generator)
+        self.reconstruction_error = float((energy.visible_mean(h) - v).square().mean())
+        for _ in range(self.k):
+            x = energy.sample_visible(energy.sample_hidden(x, self.generator), self.generator)
+        if self.persistent:
+            self.negatives = x
+        return x
+
+    def loss(self, v: Tensor) -> Tensor:
+        """The surrogate ℓ for the batch ``v`` ``(batch, n_visible)``; ``ℓ.backward()`` leaves
+        the CD/PCD gradient in the model's ``.grad``."""
+        self.model.units.check(v, self.model.weight.shape[0])
+        if v.dim() != 2:
+            raise ValueError(f"v: expected shape (batch, n_visible), got {tuple(v.shape)}")
+        negatives = self._negatives(v)
+        return self.model.free_energy(v).mean() - self.model.free_energy(negatives).mean()
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """The persistent chains (what a checkpoint must keep to resume PCD exactly)."""
+        return {} if self.negatives is None else {"negatives": self.negatives}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.negatives = state.get("negatives")

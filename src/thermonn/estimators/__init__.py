@@ -1,6 +1,6 @@
 """What is read off samples: thermodynamic observables, autocorrelation times and effective
 sample sizes, Binder crossings and finite-size scaling, partition functions by forward and
-reverse annealed importance sampling (consistency checks come next)."""
+reverse annealed importance sampling, success probability and time-to-solution (consistency checks come next)."""
 
 from thermonn.estimators.autocorrelation import Autocorrelation, integrated_autocorrelation
 from thermonn.estimators.critical import FiniteSizeFit, binder_crossing, finite_size_fit
@@ -13,6 +13,7 @@ from thermonn.estimators.partition import (
     likelihood_bracket,
     reverse_ais,
 )
+from thermonn.estimators.success import success_probability, time_to_solution
 
 __all__ = [
     "Autocorrelation",
@@ -29,4 +30,6 @@ __all__ = [
     "likelihood_bracket",
     "reverse_ais",
     "spin_observables",
+    "success_probability",
+    "time_to_solution",
 ]

@@ -1,5 +1,14 @@
 """Machines: an energy on the engine's protocol plus a readout, run by :mod:`thermonn.dynamics`."""
 
+from thermonn.machines.annealing import (
+    AnnealResult,
+    LangevinAnnealResult,
+    langevin_annealing,
+    qubo_to_ising,
+    random_spin_glass,
+    simulated_annealing,
+    temperature_range,
+)
 from thermonn.machines.hopfield import hebbian, overlaps, synchronous_update
 from thermonn.machines.ising import IsingModel, onsager
 from thermonn.machines.lattice import PeriodicLattice
@@ -24,9 +33,11 @@ from thermonn.machines.thermocomputer import (
 __all__ = [
     "BLOCKS",
     "RBM",
+    "AnnealResult",
     "BernoulliUnits",
     "GaussianUnits",
     "IsingModel",
+    "LangevinAnnealResult",
     "MachineConfig",
     "PeriodicLattice",
     "PottsModel",
@@ -38,8 +49,13 @@ __all__ = [
     "VisibleUnits",
     "hebbian",
     "idealised_trajectory",
+    "langevin_annealing",
     "onsager",
     "overlaps",
     "potts_critical_temperature",
+    "qubo_to_ising",
+    "random_spin_glass",
+    "simulated_annealing",
     "synchronous_update",
+    "temperature_range",
 ]

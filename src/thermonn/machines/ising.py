@@ -13,13 +13,15 @@ enumerate their states (:meth:`~IsingModel.states`, at most :data:`MAX_ENUMERATE
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
 
 from thermonn._validation import check_float
-from thermonn.dynamics.spins import SpinEnergy
+from thermonn.dynamics.spins import SpinEnergy, SweepPlan
 from thermonn.machines.lattice import PeriodicLattice, greedy_colouring
 
 __all__ = ["MAX_ENUMERATED", "IsingModel", "OnsagerSolution", "onsager"]
@@ -94,6 +96,31 @@ class IsingModel(SpinEnergy):
             return self.geometry.colouring(self.field.device)
         return [c.to(self.field.device) for c in greedy_colouring(self.adjacency())]
 
+    def sweep_plan(self) -> SweepPlan | None:
+        """A graph's spins sorted by colour, each colour with its own rows of J (sparse rows in
+        CSR): a sweep is one pass over the couplings. Lattices sweep by rolls (None)."""
+        if self.geometry is not None:
+            return None
+        assert self.couplings is not None
+        colours = self.colouring()
+        order = torch.cat(colours)
+        j = self.couplings.index_select(0, order).index_select(1, order)
+        h = self.field[order]
+        bounds, fields, start = [], [], 0
+        for c in colours:
+            stop = start + len(c)
+            rows = j.index_select(0, torch.arange(start, stop, device=order.device))
+            if rows.is_sparse:
+                with warnings.catch_warnings():  # CSR support is "beta"; the product is exact
+                    warnings.simplefilter("ignore", UserWarning)
+                    rows = rows.to_sparse_csr()
+            else:
+                rows = rows.contiguous()
+            bounds.append((start, stop))
+            fields.append(partial(_row_field, rows, h[start:stop, None].contiguous()))
+            start = stop
+        return SweepPlan(order, bounds, fields)
+
     def edges(self) -> tuple[Tensor, Tensor, Tensor]:
         if self.geometry is not None:
             i, j = self.geometry.edges(self.field.device)
@@ -124,6 +151,11 @@ class IsingModel(SpinEnergy):
         codes = torch.arange(2**self.n, device=self.field.device)
         bits = (codes[:, None] >> torch.arange(self.n, device=self.field.device)) & 1
         return (2 * bits - 1).to(self.field.dtype)
+
+
+def _row_field(rows: Tensor, field: Tensor, x: Tensor) -> Tensor:
+    """(J x + h) on a colour's rows, the state spin-major ``(n, chains)``."""
+    return torch.addmm(field, rows, x) if rows.layout == torch.strided else rows @ x + field
 
 
 @dataclass(frozen=True)

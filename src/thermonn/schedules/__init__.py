@@ -1,5 +1,10 @@
 """Temperature schedules: callables t ↦ kT accepted by every ``kT=`` of the engine."""
 
-from thermonn.schedules.cooling import ExponentialCooling, LinearCooling, PowerLawCooling
+from thermonn.schedules.cooling import (
+    AdaptiveCooling,
+    ExponentialCooling,
+    LinearCooling,
+    PowerLawCooling,
+)
 
-__all__ = ["ExponentialCooling", "LinearCooling", "PowerLawCooling"]
+__all__ = ["AdaptiveCooling", "ExponentialCooling", "LinearCooling", "PowerLawCooling"]

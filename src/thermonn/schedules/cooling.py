@@ -8,16 +8,26 @@ engine (:class:`~thermonn.dynamics.Langevin`, the spin and Potts steppers, Swend
 * :class:`LinearCooling` — :math:`kT(t) = kT_0 + (kT_1 - kT_0)\, t/t_1`;
 * :class:`PowerLawCooling` — :math:`kT(t) = kT_0\,(1 + t/\tau)^{-p}`.
 
-The first two reach kT₁ at t₁ and hold it afterwards.
+The first two reach kT₁ at t₁ and hold it afterwards. :class:`AdaptiveCooling` is not a
+function of time alone: it moves each chain's temperature so that its acceptance rate tracks a
+target that decays geometrically, :math:`\rho^*(t) = \rho_0 (\rho_1/\rho_0)^{t/t_1}`,
+
+.. math::  \ln kT \leftarrow \ln kT - g\,(\rho - \rho^*(t)), \qquad kT \in [kT_1, kT_0],
+
+cooling fast while moves are cheap and slowly where acceptance collapses (the annealer calls
+:meth:`AdaptiveCooling.update` after every sweep).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+from torch import Tensor
+
 from thermonn._validation import check_float
 
-__all__ = ["ExponentialCooling", "LinearCooling", "PowerLawCooling"]
+__all__ = ["AdaptiveCooling", "ExponentialCooling", "LinearCooling", "PowerLawCooling"]
 
 
 def _check_cooling(start: float, end: float, duration: float) -> None:
@@ -79,3 +89,36 @@ class PowerLawCooling:
 
     def __call__(self, t: float) -> float:
         return self.start * (1.0 + _check_time(t) / self.tau) ** -self.power
+
+
+@dataclass(frozen=True)
+class AdaptiveCooling(_EndPoints):
+    """Acceptance-driven cooling between ``start`` and ``end``: the target acceptance decays
+    from ``acceptance_start`` to ``acceptance_end`` over ``duration``; ``gain`` g sets how
+    hard the temperature follows it (see the module)."""
+
+    acceptance_start: float = 0.5
+    acceptance_end: float = 0.001
+    gain: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_float("acceptance_start", self.acceptance_start, above=0.0)
+        check_float("acceptance_end", self.acceptance_end, above=0.0)
+        check_float("gain", self.gain, above=0.0)
+        if not self.acceptance_end <= self.acceptance_start < 1.0:
+            raise ValueError(
+                f"acceptance_end: expected 0 < acceptance_end <= acceptance_start < 1, got "
+                f"{self.acceptance_end} and {self.acceptance_start}"
+            )
+
+    def target(self, t: float) -> float:
+        """ρ*(t), the acceptance rate aimed at after sweep t."""
+        return self.acceptance_start * (
+            self.acceptance_end / self.acceptance_start
+        ) ** self.progress(t)
+
+    def update(self, kT: Tensor, t: float, acceptance: Tensor) -> Tensor:
+        """Each chain's next kT from its current ``kT`` and its ``acceptance`` rate in sweep t."""
+        step = torch.exp(-self.gain * (acceptance - self.target(t)))
+        return (kT * step).clamp(self.end, self.start)

@@ -95,7 +95,12 @@ def check_spins(x0: Tensor, n: int) -> None:
 
 class SpinSweep(MonteCarloStepper[SpinEnergy]):
     """Base of the sweep steppers: the energy, the temperature and the clock (a step is one
-    sweep, dt = 1); subclasses give the per-colour update."""
+    sweep, dt = 1); subclasses give the per-colour update.
+
+    The stepper's state is the configuration in the model's sweep layout: ``(chains, n)``, or
+    spin-major and colour-sorted ``(n, chains)`` when the model has a :class:`SweepPlan`.
+    :meth:`init` and :meth:`value` convert (the driver calls them once and per record);
+    :meth:`advance` sweeps a state, :meth:`sweep` a plain ``(chains, n)`` configuration."""
 
     energy_type = SpinEnergy
 
@@ -109,55 +114,69 @@ class SpinSweep(MonteCarloStepper[SpinEnergy]):
     def check_state(self, x0: Tensor) -> None:
         check_spins(x0, self.energy.field.shape[-1])
 
-    def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        return self.sweep(state, self.beta(t), generator)
+    def init(self, x0: Tensor) -> Tensor:
+        self.check_state(x0)
+        plan: SweepPlan | None = self._plan  # type: ignore[attr-defined]
+        return x0 if plan is None else x0[:, plan.order].T.contiguous()
 
-    def sweep(
+    def value(self, state: Tensor) -> Tensor:
+        """The ``(chains, n)`` configuration of a state."""
+        if self._plan is None:  # type: ignore[attr-defined]
+            return state
+        return state[self._inverse].T.contiguous()  # type: ignore[attr-defined]
+
+    def changed(self, old: Tensor, new: Tensor) -> Tensor:
+        """The fraction of spins that differ between two states, per chain ``(chains,)``."""
+        return (old != new).to(torch.float64).mean(0 if self._plan is not None else -1)  # type: ignore[attr-defined]
+
+    def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
+        return self.advance(state, self.beta(t), generator)
+
+    def sweep(self, s: Tensor, beta: float | Tensor, generator: torch.Generator | None) -> Tensor:
+        """One sweep of the configuration ``s`` ``(chains, n)`` at inverse temperature
+        ``beta`` — a number, or one per chain ``(chains, 1)`` (replica exchange)."""
+        return self.value(self.advance(self.init(s), beta, generator))
+
+    def advance(
         self, state: Tensor, beta: float | Tensor, generator: torch.Generator | None
     ) -> Tensor:
-        """One sweep over the colours at inverse temperature ``beta`` — a number, or one per
-        chain ``(chains, 1)`` (replica exchange) — returning a new configuration."""
+        """One sweep of a state (see the class) at ``beta``, returning a new state."""
+        x = state.clone()  # a fresh configuration per sweep (the driver records by reference)
         plan: SweepPlan | None = self._plan  # type: ignore[attr-defined]
-        if plan is not None:
-            return self._sweep_spin_major(plan, state, beta, generator)
-        s = state.clone()  # a fresh configuration per sweep (the driver records by reference)
-        for idx in self._colours:  # type: ignore[attr-defined]
-            local = self.energy.local_field(s)[:, idx]
-            u = torch.rand(local.shape, generator=generator, dtype=s.dtype, device=s.device)
-            s[:, idx] = self._update(s[:, idx], local, u, beta)
-        return s
-
-    def _sweep_spin_major(
-        self,
-        plan: SweepPlan,
-        state: Tensor,
-        beta: float | Tensor,
-        generator: torch.Generator | None,
-    ) -> Tensor:
-        x = state[:, plan.order].T.contiguous()
+        if plan is None:
+            for idx in self._colours:  # type: ignore[attr-defined]
+                local = self.energy.local_field(x)[:, idx]
+                u = torch.rand(local.shape, generator=generator, dtype=x.dtype, device=x.device)
+                spins = x[:, idx]
+                self._update_(spins, local, u, beta)
+                x[:, idx] = spins
+            return x
         b = beta.T if isinstance(beta, Tensor) else beta
         for (start, stop), field in zip(plan.bounds, plan.fields, strict=True):
             local = field(x)
             u = torch.rand(local.shape, generator=generator, dtype=x.dtype, device=x.device)
-            x[start:stop] = self._update(x[start:stop], local, u, b)
-        return x[self._inverse].T.contiguous()  # type: ignore[attr-defined]
+            self._update_(x[start:stop], local, u, b)
+        return x
 
     @abc.abstractmethod
-    def _update(self, s: Tensor, local: Tensor, u: Tensor, beta: float | Tensor) -> Tensor:
-        """The colour's new spins from its current ones, local fields and uniforms ``u``."""
+    def _update_(self, s: Tensor, local: Tensor, u: Tensor, beta: float | Tensor) -> None:
+        """Overwrite the colour's spins ``s`` with their new values, given their local fields
+        and uniforms ``u`` (both fresh tensors the update may overwrite)."""
 
 
 class BlockGibbs(SpinSweep):
     """Heat-bath sweeps: each colour drawn from its exact conditional (see the module)."""
 
-    def _update(self, s: Tensor, local: Tensor, u: Tensor, beta: float | Tensor) -> Tensor:
-        up = u < torch.sigmoid(2.0 * beta * local)
-        return up.to(s.dtype).mul_(2.0).sub_(1.0)
+    def _update_(self, s: Tensor, local: Tensor, u: Tensor, beta: float | Tensor) -> None:
+        p_up = local.mul_(2.0 * beta).sigmoid_()
+        torch.lt(u, p_up, out=s)  # 1 where the spin is drawn up, else 0
+        s.mul_(2.0).sub_(1.0)
 
 
 class Metropolis(SpinSweep):
     """Metropolis sweeps: flip proposals per colour, accepted with min(1, e^{−βΔE})."""
 
-    def _update(self, s: Tensor, local: Tensor, u: Tensor, beta: float | Tensor) -> Tensor:
-        accept = u < torch.exp(-2.0 * beta * s * local)
-        return s * (1.0 - 2.0 * accept.to(s.dtype))
+    def _update_(self, s: Tensor, local: Tensor, u: Tensor, beta: float | Tensor) -> None:
+        p_accept = local.mul_(s).mul_(-2.0 * beta).exp_()  # e^{−βΔE}, ΔE = 2 s (Js + h)
+        flip = torch.lt(u, p_accept, out=u)  # 1 where the flip is accepted, else 0
+        s.mul_(flip.mul_(-2.0).add_(1.0))

@@ -120,7 +120,7 @@ def simulated_annealing(
     stepper = SWEEPS[sweep](model, kT0)
     kT = torch.full((reads,), 1.0 if adaptive is None else adaptive.start, dtype=torch.float64)
     kT = kT.to(field.device)
-    s = initial
+    s = stepper.init(initial)
     times, trace, temps, accepted = [], [], [], []
     start = time.perf_counter()
     for t in range(sweeps):
@@ -129,13 +129,13 @@ def simulated_annealing(
         else:
             beta = stepper.beta(float(t))  # validates the schedule's kT
             kT.fill_(1.0 / beta)
-        new = stepper.sweep(s, beta, generator)
+        new = stepper.advance(s, beta, generator)
         record = (t + 1) % stride == 0 or t + 1 == sweeps
         if adaptive is not None or record:
-            rate = (new != s).to(torch.float64).mean(-1)
+            rate = stepper.changed(s, new)
         if record:
             times.append(t + 1)
-            trace.append(model.energy(new).double())
+            trace.append(model.energy(stepper.value(new)).double())
             temps.append(kT.clone())
             accepted.append(rate)
         if adaptive is not None:
@@ -144,9 +144,10 @@ def simulated_annealing(
         if progress is not None:
             progress(t + 1)
     seconds = time.perf_counter() - start
+    final = stepper.value(s)
     return AnnealResult(
-        s,
-        model.energy(s).double(),
+        final,
+        model.energy(final).double(),
         torch.tensor(times),
         torch.stack(trace),
         torch.stack(temps),

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from thermonn._validation import check_float
 from thermonn.dynamics.spins import SpinEnergy, SweepPlan
-from thermonn.machines.lattice import PeriodicLattice, greedy_colouring
+from thermonn.machines.lattice import CheckerboardBlocks, PeriodicLattice, greedy_colouring
 
 __all__ = ["MAX_ENUMERATED", "IsingModel", "OnsagerSolution", "onsager"]
 
@@ -98,9 +98,19 @@ class IsingModel(SpinEnergy):
 
     def sweep_plan(self) -> SweepPlan | None:
         """A graph's spins sorted by colour, each colour with its own rows of J (sparse rows in
-        CSR): a sweep is one pass over the couplings. Lattices sweep by rolls (None)."""
+        CSR): a sweep is one pass over the couplings. An even lattice sweeps its checkerboard
+        blocks by rolls (:class:`~thermonn.machines.lattice.CheckerboardBlocks`); other
+        lattices have no plan (None)."""
         if self.geometry is not None:
-            return None
+            blocks = self.geometry.checkerboard_blocks(self.field.device)
+            if blocks is None:
+                return None
+            h = self.field[blocks.order][:, None] if bool(self.field.any()) else None
+            fields = [
+                partial(_block_field, blocks, c, self.coupling, None if h is None else h[a:b])
+                for c, (a, b) in enumerate(blocks.bounds)
+            ]
+            return SweepPlan(blocks.order, blocks.bounds, fields)
         assert self.couplings is not None
         colours = self.colouring()
         order = torch.cat(colours)
@@ -156,6 +166,14 @@ class IsingModel(SpinEnergy):
 def _row_field(rows: Tensor, field: Tensor, x: Tensor) -> Tensor:
     """(J x + h) on a colour's rows, the state spin-major ``(n, chains)``."""
     return torch.addmm(field, rows, x) if rows.layout == torch.strided else rows @ x + field
+
+
+def _block_field(
+    blocks: CheckerboardBlocks, colour: int, coupling: float, field: Tensor | None, x: Tensor
+) -> Tensor:
+    """(J Σ_neighbours x + h) on a colour of an even lattice, spin-major (``field`` None: zero)."""
+    local = blocks.neighbour_sum(x, colour).mul_(coupling)
+    return local if field is None else local.add_(field)
 
 
 @dataclass(frozen=True)

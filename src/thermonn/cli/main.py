@@ -26,6 +26,7 @@ from thermonn.cli.args import (
     seed,
 )
 from thermonn.cli.computer import add_computer, computer
+from thermonn.cli.machines import MACHINE_COMMANDS, add_machines
 
 __all__ = ["build_parser", "main"]
 
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_bench(sub)
     add_computer(sub)
+    add_machines(sub)
     return parser
 
 
@@ -258,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:  # --help, --version, or a usage error already printed
         return done.code if isinstance(done.code, int) else 2
     args.argv = argv
-    handlers = {"demo": _demo, "bench": _bench, "computer": computer}
+    handlers = {"demo": _demo, "bench": _bench, "computer": computer, **MACHINE_COMMANDS}
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError, ArithmeticError, OSError) as err:

@@ -164,10 +164,11 @@ def load_idx_split(
     *,
     flatten: bool = True,
     limit_train: int | None = None,
+    standardise: bool = True,
     dtype: torch.dtype = torch.float32,
 ) -> DatasetSplit:
     """The official 60k/10k split of an IDX directory, pixels scaled to [0, 1] and then
-    standardised with the training set's global mean and std.
+    (``standardise``) standardised with the training set's global mean and std.
 
     Args:
         directory: the IDX directory; default Fashion-MNIST from ``dataset-fashion-mnist``.
@@ -196,7 +197,7 @@ def load_idx_split(
             f"equal to {arrays['xtr'].flat[0]}"
         )
     xtr = arrays["xtr"].astype(np.float32) / 255.0
-    mean, std = float(xtr.mean()), float(xtr.std())
+    mean, std = (float(xtr.mean()), float(xtr.std())) if standardise else (0.0, 1.0)
 
     def images(a: np.ndarray) -> torch.Tensor:
         t = torch.as_tensor((a.astype(np.float32) / 255.0 - mean) / std, dtype=dtype)

@@ -59,7 +59,12 @@ class SwendsenWang(MonteCarloStepper[SpinEnergy]):
         check_spins(x0, self.energy.field.shape[-1])
 
     def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        beta = self.beta(t)
+        return self.advance(state, self.beta(t), generator)
+
+    def advance(
+        self, state: Tensor, beta: float | Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        """One update at inverse temperature ``beta``, a number or one per chain ``(chains, 1)``."""
         i, j, coupling = self._edges  # type: ignore[attr-defined]
         satisfied = coupling * state[:, i] * state[:, j] > 0
         p = -torch.expm1(-2.0 * beta * coupling.abs())

@@ -81,7 +81,7 @@ def spin_observables(
 
 
 def kuramoto_order(theta: Tensor) -> Tensor:
-    r"""Kuramoto's order parameter :math:`r = |rac1N \sum_j e^{i	heta_j}|` of phases
+    r"""Kuramoto's order parameter :math:`r = |\frac1N \sum_j e^{i\theta_j}|` of phases
     ``theta`` ``(..., N)`` (radians): 1 when all phases agree, ≈ N^{-1/2} for random phases;
     shape ``(...)``."""
     if not theta.is_floating_point():

@@ -41,8 +41,9 @@ __all__ = [
 
 class AnnealingPath(Protocol):
     """A path of unnormalised laws from a base with a known log Z_0 (β = 0) to a target
-    (β = 1): ``terms(v)`` precomputes what ``free_energy(terms, β)`` and ``step(x, β, g)``
-    need (its last entry is what ``step`` takes), e.g. :class:`thermonn.machines.RBMPath`."""
+    (β = 1): ``terms(v)`` precomputes what ``free_energy_change(terms, β, β')`` (F_β'(v) −
+    F_β(v)) and ``step(x, β, g)`` need (its last entry is what ``step`` takes), e.g.
+    :class:`thermonn.machines.RBMPath`."""
 
     def base_log_partition(self) -> Tensor: ...
 
@@ -51,7 +52,9 @@ class AnnealingPath(Protocol):
     def terms(self, v: Tensor) -> tuple[Tensor, ...]: ...
 
     @staticmethod
-    def free_energy(terms: tuple[Tensor, ...], beta: float) -> Tensor: ...
+    def free_energy_change(
+        terms: tuple[Tensor, ...], beta_from: float, beta_to: float
+    ) -> Tensor: ...
 
     def step(self, x: Tensor, beta: float, generator: torch.Generator | None) -> Tensor: ...
 
@@ -128,7 +131,7 @@ def ais(
     log_w = torch.zeros(chains, dtype=torch.float64, device=v.device)
     for k in range(1, len(bs)):
         terms = path.terms(v)
-        log_w += (path.free_energy(terms, bs[k - 1]) - path.free_energy(terms, bs[k])).double()
+        log_w -= path.free_energy_change(terms, bs[k - 1], bs[k]).double()
         v = path.step(terms[-1], bs[k], generator)
     return _estimate(float(path.base_log_partition()), log_w, "forward"), v
 
@@ -152,7 +155,7 @@ def reverse_ais(
     log_w = torch.zeros(len(v), dtype=torch.float64, device=v.device)
     for k in range(len(bs) - 1, 0, -1):
         terms = path.terms(v)
-        log_w += (path.free_energy(terms, bs[k]) - path.free_energy(terms, bs[k - 1])).double()
+        log_w -= path.free_energy_change(terms, bs[k], bs[k - 1]).double()
         v = path.step(terms[-1], bs[k - 1], generator)
     return _estimate(float(path.base_log_partition()), log_w, "reverse")
 

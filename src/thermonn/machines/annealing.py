@@ -28,6 +28,7 @@ from thermonn.dynamics.integrate import integrate
 from thermonn.dynamics.langevin import EulerMaruyama, Langevin
 from thermonn.dynamics.spins import BlockGibbs, Metropolis, SpinEnergy, SpinSweep, check_spins
 from thermonn.machines.ising import IsingModel
+from thermonn.machines.lattice import PeriodicLattice
 from thermonn.schedules.cooling import AdaptiveCooling
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "AnnealResult",
     "LangevinAnnealResult",
     "langevin_annealing",
+    "lattice_spin_glass",
     "qubo_to_ising",
     "random_spin_glass",
     "simulated_annealing",
@@ -278,3 +280,32 @@ def random_spin_glass(
         j = torch.sparse_coo_tensor(idx, values, (n, n), check_invariants=True).coalesce()
         return IsingModel.graph(j)
     raise RuntimeError(f"no simple {degree}-regular graph on {n} vertices in 10000 draws")
+
+
+def lattice_spin_glass(
+    shape: tuple[int, ...],
+    *,
+    dtype: torch.dtype = torch.float32,
+    generator: torch.Generator | None = None,
+) -> IsingModel:
+    """A ±J spin glass (couplings ±1 with equal odds, zero field) on the nearest-neighbour
+    bonds of a periodic lattice of sides ``shape`` (each ≥ 3, so no bond repeats), as a sparse
+    :class:`IsingModel`.
+
+    Raises:
+        ValueError: a side below 3.
+    """
+    if (
+        not isinstance(shape, tuple)
+        or not shape
+        or any(check_int("shape", s, minimum=3) < 3 for s in shape)
+    ):
+        raise ValueError(f"shape: expected a tuple of sides >= 3, got {shape!r}")
+    lattice = PeriodicLattice(shape)
+    a, b = lattice.edges()
+    sign = (2.0 * torch.randint(0, 2, (len(a),), generator=generator) - 1.0).to(dtype)
+    idx = torch.stack([torch.cat([a, b]), torch.cat([b, a])])
+    j = torch.sparse_coo_tensor(
+        idx, torch.cat([sign, sign]), (lattice.n, lattice.n), check_invariants=True
+    )
+    return IsingModel.graph(j.coalesce())

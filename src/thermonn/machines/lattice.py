@@ -130,7 +130,8 @@ class CheckerboardBlocks:
         for k, b in enumerate(self.blocks[colour]):
             acc = out[k * m : (k + 1) * m].view(*self.sides, -1)
             for d in range(len(b)):
-                first = self.offsets[(*b[:d], 1 - b[d], *b[d + 1 :])]
+                other = (*b[:d], 1 - b[d], *b[d + 1 :])  # block b with parity d flipped
+                first = self.offsets[other]
                 y = x[first : first + m].view(*self.sides, -1)
                 shifted = y.roll(1 if b[d] == 0 else -1, d)
                 if d == 0:

@@ -335,10 +335,13 @@ class RBMPath:
         )
 
     @staticmethod
-    def free_energy(terms: tuple[Tensor, Tensor, Tensor], beta: float) -> Tensor:
-        """F_β(v) from :meth:`terms`."""
+    def free_energy_change(terms: tuple[Tensor, ...], beta_from: float, beta_to: float) -> Tensor:
+        """F_{β_to}(v) − F_{β_from}(v) from :meth:`terms`, as a sum of per-unit differences
+        (no cancellation of two large free energies):
+        (β_to − β_from)(E_vis(v; b) − E_vis(v; b_A)) − Σ_j [softplus(β_to x_j) − softplus(β_from x_j)]."""
         e_base, e_model, x = terms
-        return (1.0 - beta) * e_base + beta * e_model - F.softplus(beta * x).sum(-1)
+        hidden = (F.softplus(beta_to * x) - F.softplus(beta_from * x)).sum(-1)
+        return (beta_to - beta_from) * (e_model - e_base) - hidden
 
     def step(self, x: Tensor, beta: float, generator: torch.Generator | None) -> Tensor:
         """One Gibbs sweep at β from a state with hidden input ``x``: h ~ σ(βx), then v."""

@@ -354,13 +354,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.quick:
-        args.sizes, args.chains, args.sweeps, args.warmup, args.repeats = (
-            [16, 32],
-            [8, 64],
-            50,
-            5,
-            3,
-        )
+        args.sizes, args.chains, args.sweeps, args.repeats = [16, 32], [8, 64], 50, 3
+        args.warmup = 5
         args.check_chains, args.burn, args.samples, args.thin = 32, 300, 150, 1
     if args.out is None:
         args.out = RESULTS / ("ising_vs_thrml_quick" if args.quick else "ising_vs_thrml")

@@ -183,7 +183,7 @@ def test_temperature_range_and_random_glasses():
     assert set(dense.unique().tolist()) == {-1.0, 0.0, 1.0}
     hot, cold = temperature_range(model)
     assert hot == pytest.approx(6.0 / math.log(2.0)) and cold == pytest.approx(
-        2.0 / math.log(100.0)
+        2.0 / math.log(50 / 0.01)  # n e^{−ΔE/kT} = 0.01 excited spins
     )
 
 

@@ -8,7 +8,7 @@ from thermonn.dynamics.energy import AffineSplit, Energy, QuadraticEnergy, boltz
 from thermonn.dynamics.executor import run_chunked
 from thermonn.dynamics.integrate import Stepper, Trajectory, integrate
 from thermonn.dynamics.langevin import EMState, EulerMaruyama, Langevin, temperature_at
-from thermonn.dynamics.spins import BlockGibbs, Metropolis, SpinEnergy, SpinSweep
+from thermonn.dynamics.spins import BlockGibbs, Metropolis, SpinEnergy, SpinSweep, SweepPlan
 from thermonn.dynamics.tempering import ParallelTempering, TemperingState
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "SpinEnergy",
     "SpinSweep",
     "Stepper",
+    "SweepPlan",
     "SwendsenWang",
     "TemperingState",
     "Trajectory",

@@ -251,8 +251,10 @@ def _plot(outcomes: list[AnnealOutcome], offset: float, path: Path, info: dict[s
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for o in outcomes:
         r = o.result
-        left.plot(r.times, r.trace.mean(1) + offset, label=f"{o.schedule} (mean)")
-        left.plot(r.times, r.trace.min(1).values + offset, ls=":", color=left.lines[-1].get_color())
+        times = r.times.tolist()
+        left.plot(times, (r.trace.mean(1) + offset).tolist(), label=f"{o.schedule} (mean)")
+        best = (r.trace.min(1).values + offset).tolist()
+        left.plot(times, best, ls=":", color=left.lines[-1].get_color())
         right.hist(o.energies, bins=30, alpha=0.5, label=o.schedule)
     left.axhline(info["target"], color="k", lw=0.8)
     right.axvline(info["target"], color="k", lw=0.8)

@@ -317,7 +317,7 @@ def _plot_digits(panel: dict[str, Any], path: Path) -> None:
     for r, (name, images) in enumerate(rows):
         for c in range(cols):
             ax = axes[r][c]
-            ax.imshow(images[c].view(8, 8), cmap="gray_r", vmin=-1, vmax=1)
+            ax.imshow(images[c].view(8, 8).numpy(), cmap="gray_r", vmin=-1, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:

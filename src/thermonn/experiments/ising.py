@@ -205,7 +205,9 @@ def _report(result: IsingResult) -> str:
     if result.fit is not None:
         f = result.fit
         err = f["critical_temperature_error"]
-        spread = f" ± {err:.4f}" if math.isfinite(err) else " (two crossings: an exact fit, no error)"
+        spread = (
+            f" ± {err:.4f}" if math.isfinite(err) else " (two crossings: an exact fit, no error)"
+        )
         lines += [
             f"Finite-size fit T_c(L) = T_c(∞) + a L^(−1/ν) (ν = {f['nu']:g} fixed, L = geometric "
             f"mean of each pair): **T_c(∞) = {f['critical_temperature']:.4f}**{spread}, "

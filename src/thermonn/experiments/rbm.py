@@ -331,7 +331,7 @@ def _plot_samples(energy: RBMEnergy, samples: Tensor, path: Path, count: int = 6
     for ax in axes.flat:
         ax.set_axis_off()
     for ax, image in zip(axes.flat, means, strict=False):
-        ax.imshow(image.view(side, -1), cmap="gray_r", vmin=0, vmax=1)
+        ax.imshow(image.view(side, -1).numpy(), cmap="gray_r", vmin=0, vmax=1)
     fig.suptitle("model samples (visible means)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

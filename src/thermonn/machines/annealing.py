@@ -204,10 +204,15 @@ def langevin_annealing(
 
 
 def temperature_range(model: IsingModel, *, excitation: float = 0.01) -> tuple[float, float]:
-    """A hot and a cold kT for annealing ``model``: hot enough that the largest single flip
-    (ΔE = 2 max_i(Σ_j |J_ij| + |h_i|)) is accepted half the time, cold enough that the
-    smallest non-zero coupling or field's flip (ΔE = 2 min |·|) is accepted with probability
-    ``excitation``."""
+    """A hot and a cold kT for annealing ``model``. Hot: the largest single flip,
+    ΔE = 2 max_i(Σ_j |J_ij| + |h_i|), is accepted half the time. Cold: the expected number of
+    spins excited by the smallest non-zero flip (ΔE = 2 min |J_ij| or |h_i|) at the end,
+    n e^{−ΔE/kT}, is ``excitation`` — the final temperature falls like 1/ln n, as it must for
+    the ground state to keep a non-vanishing probability as n grows.
+
+    Raises:
+        ValueError: ``excitation`` outside (0, 1), or a model with no coupling or field.
+    """
     check_float("excitation", excitation, above=0.0)
     if excitation >= 1.0:
         raise ValueError(f"excitation: expected a probability below 1, got {excitation}")
@@ -220,7 +225,7 @@ def temperature_range(model: IsingModel, *, excitation: float = 0.01) -> tuple[f
     if len(values) == 0:
         raise ValueError("model: expected at least one non-zero coupling or field")
     hot = 2.0 * float(strength.max()) / math.log(2.0)
-    cold = 2.0 * float(values.min()) / math.log(1.0 / excitation)
+    cold = 2.0 * float(values.min()) / math.log(model.n / excitation)
     return hot, min(cold, hot)
 
 

@@ -2,17 +2,10 @@
 
 Sites are flat, in row-major order of ``shape``; every site has 2d nearest neighbours through
 periodic wraps (a side of 2 reaches the same neighbour twice, and counts it twice).
-
-With every side even a lattice also splits into checkerboard **blocks**
-(:class:`CheckerboardBlocks`): writing each coordinate x_d = 2a_d + b_d, the 2^d blocks of
-fixed parities b are (L/2)^d sub-lattices, the colour of a site is Σ_d b_d mod 2, and the
-neighbours of block b along axis d are block b ⊕ e_d at the same a and at a shifted by one —
-so a colour's neighbour sums are rolls of whole blocks, with no gathers.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -21,7 +14,7 @@ from torch import Tensor
 
 from thermonn._validation import check_int
 
-__all__ = ["CheckerboardBlocks", "PeriodicLattice", "greedy_colouring"]
+__all__ = ["PeriodicLattice", "greedy_colouring"]
 
 
 @dataclass(frozen=True)
@@ -81,64 +74,6 @@ class PeriodicLattice:
         )
         parity = coords.sum(0).flatten() % 2
         return [(parity == c).nonzero().flatten() for c in (0, 1)]
-
-    def checkerboard_blocks(
-        self, device: torch.device | str | None = None
-    ) -> CheckerboardBlocks | None:
-        """The block decomposition (see the module), or None unless every side is even."""
-        if not all(side % 2 == 0 for side in self.shape):
-            return None
-        d = len(self.shape)
-        sides = tuple(side // 2 for side in self.shape)
-        index = torch.arange(self.n, device=device).reshape(
-            *(v for side in sides for v in (side, 2))
-        )  # axes (a_0, b_0, a_1, b_1, …)
-        blocks: list[list[tuple[int, ...]]] = [[], []]
-        for b in itertools.product((0, 1), repeat=d):
-            blocks[sum(b) % 2].append(b)
-        order, offsets, bounds, row = [], {}, [], 0
-        for colour in (0, 1):
-            first = row
-            for b in blocks[colour]:
-                sites = index[tuple(v for bd in b for v in (slice(None), bd))]
-                offsets[b] = row
-                order.append(sites.flatten())
-                row += sites.numel()
-            bounds.append((first, row))
-        return CheckerboardBlocks(torch.cat(order), bounds, blocks, offsets, sides)
-
-
-@dataclass(frozen=True, eq=False)
-class CheckerboardBlocks:
-    """The block decomposition of an even periodic lattice (see the module): ``order`` lists
-    the sites colour by colour, block by block, each block in row-major order of a;
-    ``bounds[c]`` is colour c's row range in that order and ``blocks[c]`` its blocks' parities;
-    ``offsets[b]`` the first row of block b; ``sides`` the blocks' shape (L/2, …)."""
-
-    order: Tensor
-    bounds: list[tuple[int, int]]
-    blocks: list[list[tuple[int, ...]]]
-    offsets: dict[tuple[int, ...], int]
-    sides: tuple[int, ...]
-
-    def neighbour_sum(self, x: Tensor, colour: int) -> Tensor:
-        """Σ over the neighbours of colour ``colour``'s sites, from a spin-major state ``x``
-        ``(n, chains)`` in :attr:`order`: shape ``(sites of the colour, chains)``."""
-        m = math.prod(self.sides)
-        start, stop = self.bounds[colour]
-        out = x.new_empty((stop - start, x.shape[1]))
-        for k, b in enumerate(self.blocks[colour]):
-            acc = out[k * m : (k + 1) * m].view(*self.sides, -1)
-            for d in range(len(b)):
-                other = (*b[:d], 1 - b[d], *b[d + 1 :])  # block b with parity d flipped
-                first = self.offsets[other]
-                y = x[first : first + m].view(*self.sides, -1)
-                shifted = y.roll(1 if b[d] == 0 else -1, d)
-                if d == 0:
-                    torch.add(y, shifted, out=acc)
-                else:
-                    acc.add_(y).add_(shifted)
-        return out
 
 
 def greedy_colouring(adjacency: list[list[int]]) -> list[Tensor]:

@@ -127,6 +127,46 @@ def test_cd_loss_gradient_is_the_positive_minus_negative_statistics():
     torch.testing.assert_close(model.hidden_bias.grad, -(p_data.mean(0) - p_neg.mean(0)))
 
 
+def test_centred_gradient_is_the_covariance_of_centred_statistics():
+    model = RBM(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model.weight.mul_(50.0)  # a model whose hidden units are not all at ½
+    v = (torch.rand(12, 6, generator=torch.Generator().manual_seed(1)) < 0.4).double()
+    cd = ContrastiveDivergence(
+        model, k=2, centered=True, generator=torch.Generator().manual_seed(2)
+    )
+    cd.backward(v)
+    replay = ContrastiveDivergence(model, k=2, generator=torch.Generator().manual_seed(2))
+    neg = replay._negatives(v)
+    with torch.no_grad():
+        hd = torch.sigmoid(v @ model.weight + model.hidden_bias)
+        hm = torch.sigmoid(neg @ model.weight + model.hidden_bias)
+        mu, lam = v.mean(0), hd.mean(0)
+        # ascent directions of the centred RBM, mapped back (Melchior et al. 2016)
+        w = (v - mu).T @ (hd - lam) / 12 - (neg - mu).T @ (hm - lam) / len(neg)
+        b = v.mean(0) - neg.mean(0) - w @ lam
+        c = hd.mean(0) - hm.mean(0) - w.T @ mu
+    torch.testing.assert_close(model.weight.grad, -w)
+    torch.testing.assert_close(model.visible_bias.grad, -b)
+    torch.testing.assert_close(model.hidden_bias.grad, -c)
+    with pytest.raises(ValueError, match="Bernoulli"):
+        ContrastiveDivergence(RBM(3, 2, "gaussian"), centered=True)
+
+
+def test_free_energy_change_along_the_path_is_the_difference_of_free_energies():
+    e = _energy(5, 3, seed=8)
+    base = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    path = e.annealing_path(base)
+    v = (torch.rand(7, 5, generator=torch.Generator().manual_seed(3)) < 0.5).double()
+    terms = path.terms(v)
+    # β = 1 is the model; β = 0 the independent units with bias b_A (hidden units summed: 2^n_h)
+    f_base = -(v @ base) - 3 * math.log(2.0)
+    torch.testing.assert_close(path.free_energy_change(terms, 0.0, 1.0), e.energy(v) - f_base)
+    # additive along the path
+    total = path.free_energy_change(terms, 0.0, 0.3) + path.free_energy_change(terms, 0.3, 1.0)
+    torch.testing.assert_close(total, path.free_energy_change(terms, 0.0, 1.0))
+
+
 @pytest.mark.parametrize(("persistent", "lr", "epochs"), [(False, 0.1, 60), (True, 0.02, 200)])
 def test_training_beats_the_independent_unit_model_in_exact_likelihood(persistent, lr, epochs):
     g = torch.Generator().manual_seed(7)

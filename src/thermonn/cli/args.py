@@ -22,6 +22,7 @@ __all__ = [
     "Parser",
     "UsageError",
     "add_config_arguments",
+    "boolean",
     "check_out_folder",
     "config_from_args",
     "fraction",
@@ -91,6 +92,23 @@ def positive_float(text: str) -> float:
     value = float(_number(float, text, "a finite number > 0"))
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value:g}")
+    return value
+
+
+def boolean(text: str) -> bool:
+    """``true``/``false`` (also yes/no, on/off, 1/0; any case)."""
+    value = {
+        "true": True,
+        "yes": True,
+        "on": True,
+        "1": True,
+        "false": False,
+        "no": False,
+        "off": False,
+        "0": False,
+    }.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
     return value
 
 

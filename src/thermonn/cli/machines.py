@@ -15,6 +15,7 @@ from typing import Any
 
 from thermonn.cli.args import (
     add_config_arguments,
+    boolean,
     check_out_folder,
     config_from_args,
     fraction,
@@ -178,6 +179,7 @@ def add_machines(sub: Any) -> None:
             "limit_train": "use the first N training images",
             "hidden": "hidden units",
             "rule": "learning rule",
+            "centered": "centred gradient (true/false)",
             "k": "Gibbs sweeps per update",
             "chains": "PCD persistent chains",
             "epochs": "training epochs",
@@ -192,6 +194,7 @@ def add_machines(sub: Any) -> None:
         },
         types={
             "limit_train": positive_int,
+            "centered": boolean,
             "hidden": positive_int,
             "k": positive_int,
             "chains": positive_int,

@@ -1,7 +1,7 @@
 """``thermonn rbm``: a Bernoulli RBM trained by CD-k or PCD-k on binarized images, with
 log-likelihoods bracketed by forward and reverse AIS.
 
-Training is SGD with momentum on the contrastive-divergence surrogate
+Training is SGD with momentum on the (by default centred) contrastive-divergence gradient
 (:class:`~thermonn.optim.ContrastiveDivergence`), one checkpoint per epoch (parameters,
 optimiser state, persistent chains, generator: a resumed run continues bit for bit). After
 training, forward AIS from the base-rate model (visible biases = logit of the training pixel
@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from thermonn._io import atomic_write_json, atomic_write_text
-from thermonn._validation import check_float, check_int, check_seed
+from thermonn._validation import check_bool, check_float, check_int, check_seed
 from thermonn.data import BINARY_DATASETS, load_binarized
 from thermonn.dynamics import integrate
 from thermonn.estimators import (
@@ -53,8 +53,8 @@ CHECKPOINT = "checkpoint.safetensors"
 @dataclass(frozen=True)
 class RBMConfig:
     """Data (``dataset``, an IDX ``directory``, ``limit_train`` images), the model
-    (``hidden`` units), the rule (``rule`` "pcd" or "cd", ``k`` sweeps, ``chains``
-    persistent chains), SGD (``epochs``, ``batch_size``, ``lr``, ``momentum``,
+    (``hidden`` units), the rule (``rule`` "pcd" or "cd", ``centered`` gradient, ``k``
+    sweeps, ``chains`` persistent chains), SGD (``epochs``, ``batch_size``, ``lr``, ``momentum``,
     ``weight_decay``), AIS (``ais_steps`` on a sigmoid schedule, ``ais_runs``,
     ``reverse_burn_in``) and the seed."""
 
@@ -63,6 +63,7 @@ class RBMConfig:
     limit_train: int | None = None
     hidden: int = 100
     rule: str = "pcd"
+    centered: bool = True
     k: int = 1
     chains: int = 100
     epochs: int = 100
@@ -91,6 +92,7 @@ class RBMConfig:
         check_float("momentum", self.momentum, at_least=0.0)
         check_float("weight_decay", self.weight_decay, at_least=0.0)
         check_seed("seed", self.seed)
+        check_bool("centered", self.centered)
 
 
 @dataclass
@@ -126,7 +128,12 @@ def train_rbm(
         model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     rule = ContrastiveDivergence(
-        model, k=config.k, persistent=config.rule == "pcd", chains=config.chains, generator=g
+        model,
+        k=config.k,
+        persistent=config.rule == "pcd",
+        chains=config.chains,
+        centered=config.centered,
+        generator=g,
     )
     history: list[dict[str, float]] = []
     if checkpoint is not None and checkpoint.exists():
@@ -147,7 +154,7 @@ def train_rbm(
         errors = []
         for rows in torch.randperm(len(x_train), generator=g).split(config.batch_size):
             optimizer.zero_grad(set_to_none=True)
-            rule.loss(x_train[rows]).backward()
+            rule.backward(x_train[rows])
             optimizer.step()
             errors.append(rule.reconstruction_error * len(rows))
         record = {
@@ -271,7 +278,7 @@ def _report(config: RBMConfig, payload: dict[str, Any], n_train: int, n_test: in
     lines = [
         f"# RBM on binarized {config.dataset}",
         "",
-        f"{config.hidden} hidden units, {config.rule.upper()}-{config.k}"
+        f"{config.hidden} hidden units, {'centred ' if config.centered else ''}{config.rule.upper()}-{config.k}"
         + (f" with {config.chains} persistent chains" if config.rule == "pcd" else "")
         + f", SGD lr {config.lr}, momentum {config.momentum}, weight decay {config.weight_decay}, "
         f"batch {config.batch_size}, {config.epochs} epochs over {n_train} training images "

@@ -12,6 +12,17 @@ estimate is the gradient of the surrogate
 any torch optimiser — or :func:`thermonn.train.train_minibatch` — applies the rule. ℓ's value
 is a free-energy gap, not a likelihood: read progress off
 :attr:`ContrastiveDivergence.reconstruction_error` or AIS (:mod:`thermonn.estimators.partition`).
+
+**Centring** (Montavon & Müller 2012; Melchior, Fischer & Wiskott 2016): with offsets μ = the
+batch's mean v and λ = its mean p(h = 1 | v), the centred gradient is a linear map of the plain
+one (g_W, g_b, g_c):
+
+.. math::  g_W' = g_W - \mu g_c^\top - g_b \lambda^\top, \quad g_b' = g_b - g_W' \lambda,
+           \quad g_c' = g_c - g_W'^\top \mu,
+
+the gradient of the RBM reparametrised around (μ, λ), mapped back — better conditioned, and in
+practice far more stable for wide models. :meth:`ContrastiveDivergence.backward` applies it
+(``centered=True``, Bernoulli units) after the surrogate's backward pass.
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ import torch
 from torch import Tensor
 
 from thermonn._validation import check_bool, check_int
-from thermonn.machines.rbm import RBM
+from thermonn.machines.rbm import RBM, BernoulliUnits
 
 __all__ = ["ContrastiveDivergence"]
 
@@ -37,6 +48,7 @@ class ContrastiveDivergence:
         k: int = 1,
         persistent: bool = False,
         chains: int | None = None,
+        centered: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
         if not isinstance(model, RBM):
@@ -45,6 +57,9 @@ class ContrastiveDivergence:
         self.k = check_int("k", k, minimum=1)
         self.persistent = check_bool("persistent", persistent)
         self.chains = None if chains is None else check_int("chains", chains, minimum=1)
+        self.centered = check_bool("centered", centered)
+        if self.centered and not isinstance(model.units, BernoulliUnits):
+            raise ValueError(f"centered: expected Bernoulli visible units, got {model.units.name}")
         self.generator = generator
         self.negatives: Tensor | None = None  # PCD's persistent chains
         self.reconstruction_error: float = float("nan")  # of the last batch, mean squared
@@ -78,6 +93,29 @@ class ContrastiveDivergence:
             raise ValueError(f"v: expected shape (batch, n_visible), got {tuple(v.shape)}")
         negatives = self._negatives(v)
         return self.model.free_energy(v).mean() - self.model.free_energy(negatives).mean()
+
+    def backward(self, v: Tensor) -> Tensor:
+        """Accumulate the rule's gradient for the batch ``v`` into the model's ``.grad`` (the
+        centred one with ``centered=True``) and return the surrogate ℓ (detached)."""
+        loss = self.loss(v)
+        loss.backward()
+        if self.centered:
+            self._center(v)
+        return loss.detach()
+
+    @torch.no_grad()
+    def _center(self, v: Tensor) -> None:
+        m = self.model
+        g_w, g_b, g_c = m.weight.grad, m.visible_bias.grad, m.hidden_bias.grad
+        if g_w is None or g_b is None or g_c is None:
+            raise RuntimeError("centered: the model's gradients are missing after backward")
+        # g_* are descent directions (−g); the map is linear, so it applies to them as they are
+        mu = v.mean(0)
+        lam = torch.sigmoid(m.energy_model().hidden_input(v)).mean(0)
+        w = g_w - torch.outer(mu, g_c) - torch.outer(g_b, lam)
+        g_b.sub_(w @ lam)
+        g_c.sub_(w.T @ mu)
+        g_w.copy_(w)
 
     def state_dict(self) -> dict[str, Tensor]:
         """The persistent chains (what a checkpoint must keep to resume PCD exactly)."""

@@ -47,26 +47,14 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
+
+from _common import RESULTS, git_state, package_versions, pin_one_core
 
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
-
-HERE = Path(__file__).resolve().parents[1]
-RESULTS = HERE / "benchmarks" / "results"
-
-
-def _pin() -> list[int] | None:
-    """Pin this process (and every thread it starts from now on) to one core."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    core = min(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {core})
-    return sorted(os.sched_getaffinity(0))
 
 
 # ----------------------------------------------------------------------------- instances
@@ -290,27 +278,6 @@ def compare(inst: Instance, args) -> dict:
     return row
 
 
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in ("thermonn", "torch", "numpy", "scipy", "dwave-samplers", "dimod"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def _git() -> dict[str, str | bool]:
-    def git(*a: str) -> str:
-        done = subprocess.run(["git", *a], cwd=HERE, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    return {
-        "head": git("rev-parse", "--short", "HEAD"),
-        "dirty": bool(git("status", "--porcelain")),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
@@ -337,7 +304,7 @@ def main() -> None:
         args.out = RESULTS / ("anneal_vs_dwave_quick" if args.quick else "anneal_vs_dwave")
     # reported-vs-recomputed tolerance, relative to max(1, |E|): thermonn sums in its dtype
     args.tolerance = 1e-4 if args.dtype == "float32" else 1e-9
-    affinity = None if args.no_pin else _pin()
+    affinity = None if args.no_pin else pin_one_core()
 
     import torch
 
@@ -369,8 +336,10 @@ def main() -> None:
         ),
         "host": host_info()._asdict() | {"affinity": affinity},
         "python": platform.python_version(),
-        "versions": _versions(),
-        "git": _git(),
+        "versions": package_versions(
+            ("thermonn", "torch", "numpy", "scipy", "dwave-samplers", "dimod")
+        ),
+        "git": git_state(),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "instances": rows,
     }

@@ -43,12 +43,11 @@ import json
 import math
 import os
 import platform
-import statistics
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
+
+from _common import RESULTS, git_state, package_versions, pin_one_core, summary
 
 # one thread everywhere, before numpy / torch / jax are imported
 os.environ["XLA_FLAGS"] = (
@@ -58,27 +57,8 @@ os.environ["XLA_FLAGS"] = (
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
 
-HERE = Path(__file__).resolve().parents[1]
-RESULTS = HERE / "benchmarks" / "results"
 NVIDIA_H100_RECORD = 9e11  # ~900 flips/ns, multispin-coded CUDA Metropolis on one H100
 Z_FLAG = 4.0
-
-
-def _pin() -> list[int] | None:
-    """Pin this process (and every thread it starts from now on) to one core."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    core = min(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {core})
-    return sorted(os.sched_getaffinity(0))
-
-
-def _summary(values: list[float]) -> dict[str, float | list[float]]:
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "values": values,
-    }
 
 
 def lattice_observables(spins, L: int):
@@ -123,7 +103,7 @@ def thermonn_speed(model, L: int, chains: int, kT: float, args) -> dict:
         rates.append(chains * n * args.sweeps / wall)
     final = stepper.value(state)
     assert bool(((final == 1) | (final == -1)).all()), "thermonn returned non-spin values"
-    return {"site_updates_per_s": _summary(rates), "cpu_over_wall": _summary(cpu)}
+    return {"site_updates_per_s": summary(rates), "cpu_over_wall": summary(cpu)}
 
 
 def thermonn_observe(L: int, chains: int, kT: float, ordered: bool, args) -> dict:
@@ -256,8 +236,8 @@ def thrml_speed(lattice: Thrml, chains: int, args) -> dict:
         rates.append(chains * lattice.n * args.sweeps / wall)
     assert out.shape == (chains, 1, lattice.n), out.shape
     return {
-        "site_updates_per_s": _summary(rates),
-        "cpu_over_wall": _summary(cpu),
+        "site_updates_per_s": summary(rates),
+        "cpu_over_wall": summary(cpu),
         "compile_seconds": compile_seconds,
         "program_build_seconds": lattice.build_seconds,
     }
@@ -297,27 +277,6 @@ def _estimate(per_sample, exact: float | None) -> dict:
     return out
 
 
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in ("thermonn", "torch", "numpy", "scipy", "jax", "jaxlib", "thrml", "equinox"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def _git() -> dict[str, str | bool]:
-    def git(*a: str) -> str:
-        done = subprocess.run(["git", *a], cwd=HERE, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    return {
-        "head": git("rev-parse", "--short", "HEAD"),
-        "dirty": bool(git("status", "--porcelain")),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
@@ -343,7 +302,7 @@ def main() -> None:
         args.check_chains, args.burn, args.samples, args.thin = 32, 300, 150, 1
     if args.out is None:
         args.out = RESULTS / ("ising_vs_thrml_quick" if args.quick else "ising_vs_thrml")
-    affinity = None if args.no_pin else _pin()
+    affinity = None if args.no_pin else pin_one_core()
 
     import jax
     import torch
@@ -413,8 +372,10 @@ def main() -> None:
         "command": command,
         "host": host_info()._asdict() | {"affinity": affinity, "jax_devices": str(jax.devices())},
         "python": platform.python_version(),
-        "versions": _versions(),
-        "git": _git(),
+        "versions": package_versions(
+            ("thermonn", "torch", "numpy", "scipy", "jax", "jaxlib", "thrml", "equinox")
+        ),
+        "git": git_state(),
         "env": {k: os.environ.get(k) for k in ("XLA_FLAGS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "nvidia_h100_record_site_updates_per_s": NVIDIA_H100_RECORD,

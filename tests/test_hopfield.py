@@ -5,8 +5,11 @@ import math
 import pytest
 import torch
 
+from helpers import chi2_pvalue
+from thermonn.dynamics import BlockGibbs, boltzmann, integrate
 from thermonn.estimators import kuramoto_order
 from thermonn.functional import hopfield_energy, hopfield_update
+from thermonn.machines import hebbian, overlaps, synchronous_update
 from thermonn.nn import ModernHopfield
 
 
@@ -89,7 +92,6 @@ def _corrupt(x, fraction, seed):
 
 
 def test_hebbian_couplings_and_energy():
-    from thermonn.machines import hebbian
 
     xi = _patterns(3, 10, 4)
     model = hebbian(xi)
@@ -101,8 +103,6 @@ def test_hebbian_couplings_and_energy():
 
 
 def test_asynchronous_zero_temperature_updates_never_raise_the_energy():
-    from thermonn.dynamics import BlockGibbs, integrate
-    from thermonn.machines import hebbian
 
     xi = _patterns(12, 60, 6)
     model = hebbian(xi)
@@ -115,8 +115,6 @@ def test_asynchronous_zero_temperature_updates_never_raise_the_energy():
 
 def test_recall_below_and_above_the_capacity_limit():
     # α = P/N = 0.05 retrieves from 10% flipped bits; α = 0.3 (beyond ≈ 0.138) does not
-    from thermonn.dynamics import BlockGibbs, integrate
-    from thermonn.machines import hebbian, overlaps
 
     n = 200
     recalled = {}
@@ -130,7 +128,6 @@ def test_recall_below_and_above_the_capacity_limit():
 
 
 def test_synchronous_update_keeps_stored_patterns_at_low_load():
-    from thermonn.machines import hebbian, synchronous_update
 
     xi = _patterns(4, 100, 12)
     model = hebbian(xi)
@@ -140,3 +137,15 @@ def test_synchronous_update_keeps_stored_patterns_at_low_load():
     torch.testing.assert_close(synchronous_update(model, s), expected)
     with pytest.raises(ValueError, match="-1 or \\+1"):
         hebbian(torch.zeros(2, 5))
+
+
+def test_the_network_at_temperature_samples_its_boltzmann_law():
+    g = torch.Generator().manual_seed(11)
+    patterns = 2.0 * torch.randint(0, 2, (2, 8), generator=g).double() - 1.0
+    model, kT = hebbian(patterns), 0.5
+    _, p = boltzmann(model, kT)
+    out = integrate(
+        BlockGibbs(model, kT), torch.ones(20000, 8, dtype=torch.float64), steps=60, generator=g
+    )
+    codes = ((out.final > 0).long() << torch.arange(8)).sum(-1)
+    assert chi2_pvalue(codes, p) > 1e-3

@@ -4,7 +4,13 @@ chunk executor, and the path weights (action, heat) of Langevin trajectories."""
 from thermonn.dynamics.action import log_path_ratio, onsager_machlup_action, unit_heat
 from thermonn.dynamics.categorical import CategoricalEnergy, CategoricalGibbs
 from thermonn.dynamics.cluster import SwendsenWang, cluster_labels
-from thermonn.dynamics.energy import AffineSplit, Energy, QuadraticEnergy, boltzmann
+from thermonn.dynamics.energy import (
+    AffineSplit,
+    Energy,
+    QuadraticEnergy,
+    boltzmann,
+    log_partition,
+)
 from thermonn.dynamics.executor import run_chunked
 from thermonn.dynamics.integrate import Stepper, Trajectory, integrate
 from thermonn.dynamics.langevin import EMState, EulerMaruyama, Langevin, temperature_at
@@ -33,6 +39,7 @@ __all__ = [
     "boltzmann",
     "cluster_labels",
     "integrate",
+    "log_partition",
     "log_path_ratio",
     "onsager_machlup_action",
     "run_chunked",

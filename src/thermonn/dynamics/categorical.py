@@ -59,7 +59,14 @@ class CategoricalGibbs(MonteCarloStepper[CategoricalEnergy]):
             raise ValueError(f"states: expected values in 0 … {q - 1}")
 
     def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        beta = self.beta(t)
+        return self.advance(state, self.beta(t), generator)
+
+    def advance(
+        self, state: Tensor, beta: float | Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        """One sweep at inverse temperature ``beta``: a number, or one per chain ``(chains, 1)``."""
+        if isinstance(beta, Tensor):
+            beta = beta[..., None]  # broadcast over the q values
         sigma = state.clone()
         for idx in self._colours:  # type: ignore[attr-defined]
             logits = -beta * self.energy.site_energies(sigma)[:, idx]

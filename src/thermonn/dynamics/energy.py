@@ -24,7 +24,7 @@ from torch import Tensor
 
 from thermonn._validation import check_float
 
-__all__ = ["AffineSplit", "Energy", "QuadraticEnergy", "boltzmann"]
+__all__ = ["AffineSplit", "Energy", "QuadraticEnergy", "boltzmann", "log_partition"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,6 +103,15 @@ class QuadraticEnergy(Energy):
         return AffineSplit(-self.precision, self.mean @ self.precision)
 
 
+def _enumerated(energy: Energy, kT: float) -> tuple[Tensor, Tensor]:
+    """Every state and its −E/kT, checked."""
+    check_float("kT", kT, above=0.0)
+    states = energy.states()
+    if states is None:
+        raise ValueError(f"{type(energy).__name__}: expected an energy with states(), got None")
+    return states, -energy.energy(states) / kT
+
+
 def boltzmann(energy: Energy, kT: float) -> tuple[Tensor, Tensor]:
     """The exact stationary law of a discrete model by enumeration: ``(states, p)`` with
     p(x) = exp(−E(x)/kT) / Z over every state of :meth:`Energy.states`.
@@ -110,8 +119,16 @@ def boltzmann(energy: Energy, kT: float) -> tuple[Tensor, Tensor]:
     Raises:
         ValueError: if the energy cannot enumerate its states, or ``kT`` is not positive.
     """
-    check_float("kT", kT, above=0.0)
-    states = energy.states()
-    if states is None:
-        raise ValueError(f"{type(energy).__name__}: expected an energy with states(), got None")
-    return states, torch.softmax(-energy.energy(states) / kT, dim=0)
+    states, logits = _enumerated(energy, kT)
+    return states, torch.softmax(logits, dim=0)
+
+
+def log_partition(energy: Energy, kT: float) -> Tensor:
+    """The exact log Z = log Σ_x exp(−E(x)/kT) over every state of :meth:`Energy.states`, in
+    float64 (a 0-dimensional tensor).
+
+    Raises:
+        ValueError: if the energy cannot enumerate its states, or ``kT`` is not positive.
+    """
+    _, logits = _enumerated(energy, kT)
+    return torch.logsumexp(logits.double(), 0)

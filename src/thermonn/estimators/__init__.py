@@ -8,6 +8,7 @@ from thermonn.estimators.observables import SpinObservables, kuramoto_order, spi
 from thermonn.estimators.partition import (
     LikelihoodBracket,
     PartitionEstimate,
+    TemperaturePath,
     ais,
     annealing_schedule,
     likelihood_bracket,
@@ -21,6 +22,7 @@ __all__ = [
     "LikelihoodBracket",
     "PartitionEstimate",
     "SpinObservables",
+    "TemperaturePath",
     "ais",
     "annealing_schedule",
     "binder_crossing",

@@ -14,7 +14,10 @@ transitions :math:`T_k` leaving :math:`p_k` invariant (:class:`AnnealingPath`):
   expectation when the starting states are exact samples of the target.
 
 The two bracket log Z, and the test log-likelihood −F(v) − log Z with it
-(:func:`likelihood_bracket`). Log-weights accumulate in float64.
+(:func:`likelihood_bracket`). Log-weights accumulate in float64. Paths: an RBM's
+(:meth:`thermonn.machines.RBMEnergy.annealing_path`), and :class:`TemperaturePath` for any spin
+or Potts model — from infinite temperature (uniform states, log Z_0 = n ln q) to kT, the
+intermediate laws e^{−βE/kT} moved by heat-bath sweeps at βkT⁻¹.
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from thermonn._validation import check_int
+from thermonn._validation import check_float, check_int
+from thermonn.dynamics.categorical import CategoricalEnergy, CategoricalGibbs
+from thermonn.dynamics.energy import Energy
+from thermonn.dynamics.spins import BlockGibbs, SpinEnergy
 
 __all__ = [
     "AnnealingPath",
     "LikelihoodBracket",
     "PartitionEstimate",
+    "TemperaturePath",
     "ais",
     "annealing_schedule",
     "likelihood_bracket",
@@ -57,6 +64,53 @@ class AnnealingPath(Protocol):
     ) -> Tensor: ...
 
     def step(self, x: Tensor, beta: float, generator: torch.Generator | None) -> Tensor: ...
+
+
+class TemperaturePath:
+    """The path p_β ∝ exp(−β E(x) / kT), β: 0 → 1, of a spin model (:class:`SpinEnergy`,
+    states ±1) or a Potts model (:class:`CategoricalEnergy`, states 0 … q − 1): uniform at
+    β = 0 (log Z_0 = n ln q), moved by heat-bath sweeps at inverse temperature β / kT.
+
+    Raises:
+        TypeError: an energy of another kind; ValueError: a non-positive ``kT``.
+    """
+
+    def __init__(self, energy: Energy, kT: float) -> None:
+        self.kT = check_float("kT", kT, above=0.0)
+        self.energy = energy
+        if isinstance(energy, SpinEnergy):
+            self._q, self._n = 2, energy.field.shape[-1]
+            self._stepper: BlockGibbs | CategoricalGibbs = BlockGibbs(energy, kT)
+        elif isinstance(energy, CategoricalEnergy):
+            self._q, self._n = energy.q, energy.n
+            self._stepper = CategoricalGibbs(energy, kT)
+        else:
+            raise TypeError(
+                f"energy: expected a SpinEnergy or CategoricalEnergy, got {type(energy).__name__}"
+            )
+
+    def base_log_partition(self) -> Tensor:
+        return torch.tensor(self._n * math.log(self._q), dtype=torch.float64)
+
+    def base_sample(self, chains: int, generator: torch.Generator | None) -> Tensor:
+        x = torch.randint(0, self._q, (chains, self._n), generator=generator)
+        if isinstance(self.energy, SpinEnergy):
+            return (2 * x - 1).to(self.energy.field)
+        return x
+
+    def terms(self, x: Tensor) -> tuple[Tensor, ...]:
+        """(E(x) / kT, x)."""
+        return self.energy.energy(x) / self.kT, x
+
+    @staticmethod
+    def free_energy_change(terms: tuple[Tensor, ...], beta_from: float, beta_to: float) -> Tensor:
+        return (beta_to - beta_from) * terms[0]
+
+    def step(self, x: Tensor, beta: float, generator: torch.Generator | None) -> Tensor:
+        b = beta / self.kT
+        if isinstance(self._stepper, BlockGibbs):
+            return self._stepper.sweep(x, b, generator)
+        return self._stepper.advance(x, b, generator)
 
 
 @dataclass(frozen=True)

@@ -48,20 +48,11 @@ Schedule = Callable[[float], float]
 
 
 @dataclass(frozen=True)
-class AnnealResult:
-    """``states`` ``(reads, n)`` and ``energies`` ``(reads,)`` (float64) at the end;
-    ``times`` (sweeps recorded) with ``trace`` ``(records, reads)`` energies and ``kT``
-    ``(records, reads)`` temperatures at those sweeps; ``acceptance`` ``(records, reads)``
-    the fraction of spins that changed in the recorded sweep; ``seconds`` the wall-clock of
-    the sweeps (``seconds / reads`` per read when they run batched)."""
+class _Reads:
+    """Independent reads' final ``states`` ``(reads, n)`` and ``energies`` ``(reads,)``."""
 
     states: Tensor
     energies: Tensor
-    times: Tensor
-    trace: Tensor
-    kT: Tensor
-    acceptance: Tensor
-    seconds: float
 
     @property
     def best_energy(self) -> float:
@@ -70,6 +61,21 @@ class AnnealResult:
     @property
     def best_state(self) -> Tensor:
         return self.states[int(self.energies.argmin())]
+
+
+@dataclass(frozen=True)
+class AnnealResult(_Reads):
+    """``states`` ``(reads, n)`` and ``energies`` ``(reads,)`` (float64) at the end;
+    ``times`` (sweeps recorded) with ``trace`` ``(records, reads)`` energies and ``kT``
+    ``(records, reads)`` temperatures at those sweeps; ``acceptance`` ``(records, reads)``
+    the fraction of spins that changed in the recorded sweep; ``seconds`` the wall-clock of
+    the sweep loop, recording included (``seconds / reads`` per read when they run batched)."""
+
+    times: Tensor
+    trace: Tensor
+    kT: Tensor
+    acceptance: Tensor
+    seconds: float
 
 
 def simulated_annealing(
@@ -159,22 +165,12 @@ def simulated_annealing(
 
 
 @dataclass(frozen=True)
-class LangevinAnnealResult:
+class LangevinAnnealResult(_Reads):
     """``states`` ``(reads, n)`` and ``energies`` ``(reads,)`` at the end of the anneal; the
-    ``trajectory`` recorded every ``record_every`` steps."""
+    ``trajectory`` recorded at ``times``."""
 
-    states: Tensor
-    energies: Tensor
     times: Tensor
     trajectory: Tensor
-
-    @property
-    def best_energy(self) -> float:
-        return float(self.energies.min())
-
-    @property
-    def best_state(self) -> Tensor:
-        return self.states[int(self.energies.argmin())]
 
 
 def langevin_annealing(

@@ -91,6 +91,7 @@ def test_hopfield_recall_collapses_above_the_classic_capacity_and_not_for_the_mo
     tmp_path,
 ):
     config = HopfieldConfig(
+        capacity_sizes=(10, 20),
         neurons=120, loads=(0.03, 0.3), modern_loads=(3.0,), probes=20, pattern_sets=2, digits=3
     )
     payload = run_hopfield(config, tmp_path / "h")
@@ -99,6 +100,9 @@ def test_hopfield_recall_collapses_above_the_classic_capacity_and_not_for_the_mo
     assert classic[0.03] == 1.0 and classic[0.3] < 0.2
     assert modern[0.3] == 1.0 and modern[3.0] == 1.0
     assert all(m == 1.0 for m in payload["digits"]["modern"])
+    capacity = {c["neurons"]: c["capacity"] for c in payload["modern_capacity"]}
+    # exponential in N: far beyond the classic 0.138 N, and growing by more than 2^(N/4)
+    assert capacity[20] >= 64 and capacity[20] >= 2 ** (10 / 4) * capacity[10]
     assert (tmp_path / "h" / "digits.png").is_file()
 
 

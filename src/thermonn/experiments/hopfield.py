@@ -14,6 +14,7 @@ recall of corrupted copies.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -42,6 +43,7 @@ class HopfieldConfig:
     neurons: int = 200
     loads: tuple[float, ...] = (0.02, 0.05, 0.08, 0.10, 0.12, 0.14, 0.16, 0.18, 0.20, 0.25, 0.30)
     modern_loads: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0)
+    capacity_sizes: tuple[int, ...] = (10, 15, 20, 25, 30)
     noise: float = 0.1
     probes: int = 50
     pattern_sets: int = 3
@@ -56,6 +58,12 @@ class HopfieldConfig:
     def __post_init__(self) -> None:
         for name in ("neurons", "probes", "pattern_sets", "sweeps", "steps", "digits"):
             check_int(name, getattr(self, name), minimum=1)
+        if not self.capacity_sizes or any(
+            check_int("capacity_sizes", n, minimum=4) > 64 for n in self.capacity_sizes
+        ):
+            raise ValueError(
+                f"capacity_sizes: expected sizes N in 4 … 64, got {self.capacity_sizes!r}"
+            )
         if self.digits > 10:
             raise ValueError(f"digits: expected at most 10 (one per class), got {self.digits}")
         for name in ("loads", "modern_loads"):
@@ -141,6 +149,29 @@ def _load_curve(
     return rows
 
 
+MAX_CAPACITY_PATTERNS = 2**16
+
+
+def _modern_capacity(config: HopfieldConfig, g: torch.Generator) -> list[dict[str, Any]]:
+    """For each N of ``capacity_sizes``: the largest P = 2^k (≤ 2^16) at which the modern layer
+    still recalls at least 90% of the probes — its capacity, expected to grow exponentially."""
+    rows = []
+    for n in config.capacity_sizes:
+        best, p = 0, 1
+        while p <= MAX_CAPACITY_PATTERNS:
+            sub = HopfieldConfig(
+                **{**asdict(config), "neurons": n, "loads": (p / n,), "modern_loads": (p / n,)}
+            )
+            row = _load_curve(
+                sub, [p / n], lambda x, q: modern_recall(x, q, config.beta, config.steps), g, None
+            )[0]
+            if row["recalled"] < 0.9:
+                break
+            best, p = p, 2 * p
+        rows.append({"neurons": n, "capacity": best, "capped": best == MAX_CAPACITY_PATTERNS})
+    return rows
+
+
 def run_hopfield(
     config: HopfieldConfig,
     run_dir: Path,
@@ -164,17 +195,20 @@ def run_hopfield(
             progress,
         )
         digits = _digits_panel(config, g)
+        capacity = _modern_capacity(config, g)
         payload = {
             "config": asdict(config),
             "classic": classic,
             "modern": modern,
+            "modern_capacity": capacity,
             "digits": digits["overlaps"],
         }
         atomic_write_json(Path(run_dir) / "results.json", payload)
-        _plot_curves(classic, modern, config, Path(run_dir) / "recall_vs_load.png")
+        _plot_curves(classic, modern, capacity, config, Path(run_dir) / "recall_vs_load.png")
         _plot_digits(digits, Path(run_dir) / "digits.png")
         atomic_write_text(
-            Path(run_dir) / "report.md", _report(config, classic, modern, digits["overlaps"])
+            Path(run_dir) / "report.md",
+            _report(config, classic, modern, capacity, digits["overlaps"]),
         )
         return payload
 
@@ -208,6 +242,7 @@ def _report(
     config: HopfieldConfig,
     classic: list[dict[str, float]],
     modern: list[dict[str, float]],
+    capacity: list[dict[str, Any]],
     digits: dict[str, list[float]],
 ) -> str:
     lines = [
@@ -247,6 +282,21 @@ def _report(
             else f"recalls at every load tested, up to α = {max(config.modern_loads)}."
         ),
         "",
+        "## The modern layer's capacity against N",
+        "",
+        f"The largest P = 2^k (up to 2^16) at which the modern layer recalls ≥ 90% of probes "
+        f"({config.noise:.0%} noise, β = {config.beta}); the classic network's 0.138 N beside it.",
+        "",
+        "| N | modern capacity P | log₂ P | classic 0.138 N |",
+        "|---|---|---|---|",
+        *(
+            f"| {c['neurons']} | {c['capacity']}{'+' if c['capped'] else ''} | "
+            f"{math.log2(c['capacity']) if c['capacity'] else float('-inf'):.0f} | {0.138 * c['neurons']:.1f} |"
+            for c in capacity
+        ),
+        "",
+        _capacity_slope(capacity),
+        "",
         f"## Digits ({config.digits} binarized 8 × 8 exemplars, {config.digits_noise:.0%} of bits flipped)",
         "",
         "![digits](digits.png)",
@@ -264,9 +314,30 @@ def _report(
     return "\n".join(lines) + "\n"
 
 
+def _capacity_slope(capacity: list[dict[str, Any]]) -> str:
+    """The least-squares slope of log₂ P_max against N over the uncapped sizes."""
+    points = [
+        (c["neurons"], math.log2(c["capacity"]))
+        for c in capacity
+        if c["capacity"] and not c["capped"]
+    ]
+    if len(points) < 2:
+        return "Too few uncapped sizes to fit the growth of the capacity."
+    mean_n = statistics.fmean(n for n, _ in points)
+    mean_l = statistics.fmean(v for _, v in points)
+    slope = sum((n - mean_n) * (v - mean_l) for n, v in points) / sum(
+        (n - mean_n) ** 2 for n, _ in points
+    )
+    return (
+        f"log₂ P_max grows linearly in N, by {slope:.2f} per neuron (P_max ∝ 2^({slope:.2f} N)): "
+        "exponential capacity, against the classic network's linear 0.138 N."
+    )
+
+
 def _plot_curves(
     classic: list[dict[str, float]],
     modern: list[dict[str, float]],
+    capacity: list[dict[str, Any]],
     config: HopfieldConfig,
     path: Path,
 ) -> None:
@@ -275,7 +346,15 @@ def _plot_curves(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, (ax, right) = plt.subplots(1, 2, figsize=(12, 4))
+    sizes = [c["neurons"] for c in capacity]
+    right.semilogy(
+        sizes, [max(c["capacity"], 0.5) for c in capacity], "s-", label="modern: P recalled ≥ 90%"
+    )
+    right.semilogy(sizes, [0.138 * n for n in sizes], "o--", label="classic: 0.138 N")
+    right.set_xlabel("N")
+    right.set_ylabel("capacity (patterns)")
+    right.legend()
     ax.errorbar(
         [r["load"] for r in classic],
         [r["recalled"] for r in classic],

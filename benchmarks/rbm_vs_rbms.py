@@ -31,20 +31,17 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
+
+from _common import RESULTS, git_state, package_versions, summary
 
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import torch  # noqa: E402
-
-HERE = Path(__file__).resolve().parents[1]
-RESULTS = HERE / "benchmarks" / "results"
 
 
 def _rbms_energy(params):
@@ -198,13 +195,6 @@ def exact_check(x: torch.Tensor, args) -> dict:
     return {"hidden": 16, "ais_steps": args.ais_steps, "ais_runs": args.ais_runs, "rows": rows}
 
 
-def _summary(values: list[float]) -> dict[str, float]:
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-    }
-
-
 def run_dataset(name: str, args) -> dict:
     from thermonn.data import load_binarized
 
@@ -234,16 +224,6 @@ def run_dataset(name: str, args) -> dict:
                     flush=True,
                 )
     return {"dataset": name, "n_train": len(x), "n_test": len(x_test), "rows": rows}
-
-
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in ("thermonn", "torch", "numpy", "rbms"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def main() -> None:
@@ -276,10 +256,8 @@ def main() -> None:
     result = {
         "command": " ".join([sys.executable.split("/")[-1], *sys.argv]),
         "host": host_info()._asdict(),
-        "versions": _versions(),
-        "git": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True
-        ).stdout.strip(),
+        "versions": package_versions(("thermonn", "torch", "numpy", "rbms")),
+        "git": git_state(),
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "exact_check": exact_check(
             __import__("thermonn.data", fromlist=["load_binarized"])
@@ -304,7 +282,7 @@ def write_markdown(result: dict, path: Path) -> None:
         "",
         f"Command: `{result['command']}`  ",
         f"Machine: {result['host'].get('cpu')}, one torch thread; versions: thermonn {v['thermonn']}, "
-        f"rbms {v['rbms']}, torch {v['torch']}; git {result['git']}; total {result['seconds']:.0f} s.",
+        f"rbms {v['rbms']}, torch {v['torch']}; git {result['git']['head']}; total {result['seconds']:.0f} s.",
         "",
         f"Budget, both libraries: {s['hidden']} hidden units, {s['epochs']} epochs, batch "
         f"{s['batch_size']}, {s['chains']} persistent chains, PCD-{s['k']}. thermonn: SGD + momentum "
@@ -326,12 +304,12 @@ def write_markdown(result: dict, path: Path) -> None:
             groups.setdefault((r["library"], r["lr"]), []).append(r)
         best: dict[str, tuple[float, tuple[str, float]]] = {}
         for key, rs in groups.items():
-            test = _summary([r["test"]["estimate"] for r in rs])
+            test = summary([r["test"]["estimate"] for r in rs])
             low = statistics.fmean(r["test"]["lower"] for r in rs)
             up = statistics.fmean(r["test"]["upper"] for r in rs)
             theirs = statistics.fmean(r["rbms_ais"]["test_log_likelihood"] for r in rs)
             train = statistics.fmean(r["train"]["estimate"] for r in rs)
-            secs = _summary([r["seconds_per_epoch"] for r in rs])
+            secs = summary([r["seconds_per_epoch"] for r in rs])
             lines.append(
                 f"| {key[0]} | {key[1]:g} | {test['mean']:.3f} ± {test['std']:.3f} | [{low:.3f}, {up:.3f}] | "
                 f"{theirs:.3f} | {train:.3f} | {secs['mean']:.3f} ± {secs['std']:.3f} |"

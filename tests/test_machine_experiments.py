@@ -92,7 +92,12 @@ def test_hopfield_recall_collapses_above_the_classic_capacity_and_not_for_the_mo
 ):
     config = HopfieldConfig(
         capacity_sizes=(10, 20),
-        neurons=120, loads=(0.03, 0.3), modern_loads=(3.0,), probes=20, pattern_sets=2, digits=3
+        neurons=120,
+        loads=(0.03, 0.3),
+        modern_loads=(3.0,),
+        probes=20,
+        pattern_sets=2,
+        digits=3,
     )
     payload = run_hopfield(config, tmp_path / "h")
     classic = {r["load"]: r["recalled"] for r in payload["classic"]}

@@ -8,7 +8,13 @@ import torch
 
 from helpers import chi2_pvalue
 from thermonn.dynamics import boltzmann, integrate
-from thermonn.estimators import ais, annealing_schedule, likelihood_bracket, reverse_ais
+from thermonn.estimators import (
+    PartitionEstimate,
+    ais,
+    annealing_schedule,
+    likelihood_bracket,
+    reverse_ais,
+)
 from thermonn.machines import RBM, GaussianUnits, RBMEnergy, RBMGibbs
 from thermonn.optim import ContrastiveDivergence
 
@@ -100,7 +106,12 @@ def test_ais_brackets_the_exact_log_z_of_a_20_hidden_rbm():
     bracket = likelihood_bracket(-e.energy(data), forward, reverse)
     true_ll = float((-e.energy(data)).mean()) - exact
     assert bracket.lower - 0.05 < true_ll < bracket.upper + 0.05
-    assert bracket.upper - bracket.lower < 0.1
+    assert bracket.upper - bracket.lower < 0.1 and bracket.consistent
+    # an inverted bracket (reverse log Z below forward beyond the noise) is flagged
+    fake = lambda log_z, d: PartitionEstimate(log_z, 0.01, 100.0, torch.zeros(1), d)  # noqa: E731
+    assert not likelihood_bracket(
+        -e.energy(data), fake(10.0, "forward"), fake(9.0, "reverse")
+    ).consistent
 
 
 def test_ais_on_a_gaussian_rbm_matches_the_exact_log_z():

@@ -277,8 +277,9 @@ def _rbm(args: argparse.Namespace) -> int:
 
     payload, run_dir = _run(args, RBMConfig, run_rbm, lambda c: c.epochs, "epoch")
     for name, b in payload["log_likelihood"].items():
+        flag = "" if b["consistent"] else "  (inverted: AIS has not converged, raise --ais-steps)"
         print(
-            f"{name} log-likelihood {b['estimate']:.3f} nats, bracket [{b['lower']:.3f}, {b['upper']:.3f}]"
+            f"{name} log-likelihood {b['estimate']:.3f} nats, bracket [{b['lower']:.3f}, {b['upper']:.3f}]{flag}"
         )
     print(f"run folder: {run_dir}")
     return 0

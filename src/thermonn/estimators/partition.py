@@ -231,6 +231,14 @@ class LikelihoodBracket:
         """The forward estimate (the one the literature reports)."""
         return self.upper
 
+    @property
+    def consistent(self) -> bool:
+        """Whether the bounds are ordered up to three combined standard errors; an inverted
+        bracket means AIS has not converged (too few steps, or reverse runs that did not start
+        from the model's law)."""
+        noise = 3.0 * (self.forward.log_z_std + self.reverse.log_z_std)
+        return self.lower <= self.upper + noise
+
 
 def likelihood_bracket(
     negative_energy: Tensor,

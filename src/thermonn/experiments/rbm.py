@@ -256,7 +256,12 @@ def run_rbm(
             "seconds_per_epoch": run.seconds_per_epoch,
             "ais": info,
             "log_likelihood": {
-                name: {"lower": b.lower, "upper": b.upper, "estimate": b.estimate}
+                name: {
+                    "lower": b.lower,
+                    "upper": b.upper,
+                    "estimate": b.estimate,
+                    "consistent": b.consistent,
+                }
                 for name, b in brackets.items()
             },
             "independent_pixels": {
@@ -305,6 +310,24 @@ def _report(config: RBMConfig, payload: dict[str, Any], n_train: int, n_test: in
         "",
         "![training](training.png) ![samples](samples.png)",
     ]
+    inverted = [name for name, b in ll.items() if not b["consistent"]]
+    low_ess = min(ais_info["ess_forward"], ais_info["ess_reverse"]) < 0.1 * config.ais_runs
+    if inverted or low_ess:
+        lines += [
+            "",
+            "**Warning: AIS has not converged** — "
+            + (
+                f"the bracket is inverted beyond its noise ({', '.join(inverted)}); "
+                if inverted
+                else ""
+            )
+            + (
+                f"an effective sample size below 10% of the {config.ais_runs} runs; "
+                if low_ess
+                else ""
+            )
+            + "these log-likelihoods are not reliable. Raise --ais-steps (and --reverse-burn-in).",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -7,7 +7,14 @@ import torch
 
 from thermonn.cli.main import main
 from thermonn.data import load_binarized
-from thermonn.experiments.anneal import AnnealConfig, _ground_energy, build_problem, run_anneal
+from thermonn.experiments.anneal import (
+    SCHEDULES,
+    AnnealConfig,
+    _ground_energy,
+    _schedules,
+    build_problem,
+    run_anneal,
+)
 from thermonn.experiments.hopfield import HopfieldConfig, run_hopfield
 from thermonn.experiments.ising import IsingConfig, run_ising
 from thermonn.experiments.rbm import RBMConfig, run_rbm, train_rbm
@@ -71,6 +78,7 @@ def test_anneal_reaches_the_certified_ground_state_and_reports_tts(tmp_path):
     assert info["target"] == pytest.approx(_ground_energy(model) + offset)
     assert info["target_kind"].startswith("exact")
     assert {o.schedule for o in outcomes} == set(config.schedules)
+    assert tuple(_schedules(2.0, 1.0, 10)) == SCHEDULES  # the names offered are the ones built
     best = max(outcomes, key=lambda o: o.success)
     assert best.success > 0.5 and best.tts < float("inf")
     assert min(min(o.energies) for o in outcomes) == pytest.approx(info["target"])

@@ -149,6 +149,16 @@ def test_annealing_schedule_finds_the_enumerated_ground_state():
     assert float(found.min()) == pytest.approx(ground) and (found >= ground - 1e-9).all()
 
 
+def test_per_chain_beta_must_have_one_row_per_chain():
+    model = IsingModel.lattice((4, 4))
+    for stepper in (BlockGibbs(model, 1.0), Metropolis(model, 1.0), SwendsenWang(model, 1.0)):
+        state = stepper.init(torch.ones(16, 16))
+        with pytest.raises(
+            ValueError, match=r"beta: expected a number or a tensor of shape \(16, 1\)"
+        ):
+            stepper.advance(state, torch.ones(16), None)
+
+
 def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="symmetric"):
         IsingModel.graph(torch.tensor([[0.0, 1.0], [0.0, 0.0]]))

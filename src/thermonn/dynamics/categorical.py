@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from thermonn.dynamics.energy import Energy
-from thermonn.dynamics.monte_carlo import MonteCarloStepper
+from thermonn.dynamics.monte_carlo import MonteCarloStepper, check_beta
 
 __all__ = ["CategoricalEnergy", "CategoricalGibbs"]
 
@@ -65,6 +65,7 @@ class CategoricalGibbs(MonteCarloStepper[CategoricalEnergy]):
         self, state: Tensor, beta: float | Tensor, generator: torch.Generator | None
     ) -> Tensor:
         """One sweep at inverse temperature ``beta``: a number, or one per chain ``(chains, 1)``."""
+        check_beta(beta, state.shape[0])
         if isinstance(beta, Tensor):
             beta = beta[..., None]  # broadcast over the q values
         sigma = state.clone()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from thermonn.dynamics.monte_carlo import MonteCarloStepper
+from thermonn.dynamics.monte_carlo import MonteCarloStepper, check_beta
 from thermonn.dynamics.spins import SpinEnergy, check_spins
 
 __all__ = ["SwendsenWang", "cluster_labels"]
@@ -65,6 +65,7 @@ class SwendsenWang(MonteCarloStepper[SpinEnergy]):
         self, state: Tensor, beta: float | Tensor, generator: torch.Generator | None
     ) -> Tensor:
         """One update at inverse temperature ``beta``, a number or one per chain ``(chains, 1)``."""
+        check_beta(beta, state.shape[0])
         i, j, coupling = self._edges  # type: ignore[attr-defined]
         satisfied = coupling * state[:, i] * state[:, j] > 0
         p = -torch.expm1(-2.0 * beta * coupling.abs())

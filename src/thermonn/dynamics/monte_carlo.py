@@ -20,10 +20,22 @@ from thermonn._validation import check_float
 from thermonn.dynamics.energy import Energy
 from thermonn.dynamics.langevin import temperature_at
 
-__all__ = ["MonteCarloStepper"]
+__all__ = ["MonteCarloStepper", "check_beta"]
 
 E = TypeVar("E", bound=Energy)
 Schedule = Callable[[float], float]
+
+
+def check_beta(beta: float | Tensor, chains: int) -> None:
+    """An inverse temperature for ``advance``: a number, or one per chain ``(chains, 1)``.
+
+    Raises:
+        ValueError: a tensor of another shape.
+    """
+    if isinstance(beta, Tensor) and tuple(beta.shape) != (chains, 1):
+        raise ValueError(
+            f"beta: expected a number or a tensor of shape ({chains}, 1), got {tuple(beta.shape)}"
+        )
 
 
 @dataclass(frozen=True, eq=False)

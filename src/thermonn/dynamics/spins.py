@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from thermonn.dynamics.energy import Energy
-from thermonn.dynamics.monte_carlo import MonteCarloStepper
+from thermonn.dynamics.monte_carlo import MonteCarloStepper, check_beta
 
 __all__ = ["BlockGibbs", "Metropolis", "SpinEnergy", "SpinSweep", "SweepPlan", "check_spins"]
 
@@ -143,6 +143,7 @@ class SpinSweep(MonteCarloStepper[SpinEnergy]):
         """One sweep of a state (see the class) at ``beta``, returning a new state."""
         x = state.clone()  # a fresh configuration per sweep (the driver records by reference)
         plan: SweepPlan | None = self._plan  # type: ignore[attr-defined]
+        check_beta(beta, x.shape[0] if plan is None else x.shape[1])
         if plan is None:
             for idx in self._colours:  # type: ignore[attr-defined]
                 local = self.energy.local_field(x)[:, idx]

@@ -69,6 +69,10 @@ class VisibleUnits(abc.ABC):
         """ṽ, what couples to W."""
 
     @abc.abstractmethod
+    def bias_gradient(self, v: Tensor, bias: Tensor) -> Tensor:
+        """∂E_vis/∂b per configuration, shape of ``v``."""
+
+    @abc.abstractmethod
     def sample(
         self, field: Tensor, bias: Tensor, beta: float, generator: torch.Generator | None
     ) -> Tensor:
@@ -103,6 +107,9 @@ class BernoulliUnits(VisibleUnits):
 
     def coordinate(self, v: Tensor) -> Tensor:
         return v
+
+    def bias_gradient(self, v: Tensor, bias: Tensor) -> Tensor:
+        return -v
 
     def sample(
         self, field: Tensor, bias: Tensor, beta: float, generator: torch.Generator | None
@@ -141,6 +148,9 @@ class GaussianUnits(VisibleUnits):
 
     def coordinate(self, v: Tensor) -> Tensor:
         return v / self.sigma
+
+    def bias_gradient(self, v: Tensor, bias: Tensor) -> Tensor:
+        return (bias - v) / self.sigma**2
 
     def sample(
         self, field: Tensor, bias: Tensor, beta: float, generator: torch.Generator | None

@@ -114,6 +114,15 @@ def test_ais_brackets_the_exact_log_z_of_a_20_hidden_rbm():
     ).consistent
 
 
+@pytest.mark.parametrize("kind", ["linear", "sigmoid", "rbm"])
+def test_annealing_schedules_run_from_zero_to_one_increasing(kind):
+    betas = annealing_schedule(1450, kind)
+    assert len(betas) == 1451 and float(betas[0]) == 0.0 and float(betas[-1]) == 1.0
+    assert bool((betas[1:] > betas[:-1]).all())
+    if kind == "rbm":  # Salakhutdinov & Murray's pieces: 50 steps to 0.5, 400 to 0.9, 1000 to 1
+        assert float(betas[50]) == pytest.approx(0.5) and float(betas[450]) == pytest.approx(0.9)
+
+
 def test_ais_on_a_gaussian_rbm_matches_the_exact_log_z():
     e = _energy(6, 10, scale=0.3, seed=6, units=GaussianUnits(sigma=1.0))
     g = torch.Generator().manual_seed(4)

@@ -128,11 +128,16 @@ class PartitionEstimate:
 
 
 def annealing_schedule(steps: int, kind: str = "sigmoid", *, sharpness: float = 4.0) -> Tensor:
-    """β_0 = 0 < … < β_steps = 1 (float64): ``"linear"``, or ``"sigmoid"`` (Grosse et al.
-    2015: σ(δ(2k/K − 1)) rescaled to [0, 1], dense at both ends where the laws change fastest).
+    """β_0 = 0 < … < β_steps = 1 (float64):
+
+    * ``"linear"``;
+    * ``"sigmoid"`` (Grosse et al. 2015): σ(δ(2k/K − 1)) rescaled to [0, 1], dense at both ends;
+    * ``"rbm"`` (Salakhutdinov & Murray 2008): uniform pieces holding 500/14500 of the steps on
+      [0, 0.5], 4000/14500 on [0.5, 0.9] and 10000/14500 on [0.9, 1] — dense near β = 1, where
+      an RBM's intermediate laws change fastest.
 
     Raises:
-        ValueError: fewer than 1 step, or an unknown ``kind``.
+        ValueError: fewer than 1 step (3 for ``"rbm"``), or an unknown ``kind``.
     """
     check_int("steps", steps, minimum=1)
     grid = torch.linspace(0.0, 1.0, steps + 1, dtype=torch.float64)
@@ -141,7 +146,18 @@ def annealing_schedule(steps: int, kind: str = "sigmoid", *, sharpness: float = 
     if kind == "sigmoid":
         s = torch.sigmoid(sharpness * (2.0 * grid - 1.0))
         return (s - s[0]) / (s[-1] - s[0])
-    raise ValueError(f"kind: expected 'linear' or 'sigmoid', got {kind!r}")
+    if kind == "rbm":
+        check_int("steps", steps, minimum=3)
+        first = max(1, round(steps * 500 / 14500))
+        second = max(1, round(steps * 4000 / 14500))
+        third = steps - first - second
+        pieces = [
+            torch.linspace(0.0, 0.5, first + 1, dtype=torch.float64)[:-1],
+            torch.linspace(0.5, 0.9, second + 1, dtype=torch.float64)[:-1],
+            torch.linspace(0.9, 1.0, third + 1, dtype=torch.float64),
+        ]
+        return torch.cat(pieces)
+    raise ValueError(f"kind: expected 'linear', 'sigmoid' or 'rbm', got {kind!r}")
 
 
 def _check_betas(betas: Tensor) -> list[float]:

@@ -141,15 +141,7 @@ def score(trained: dict, data: dict[str, torch.Tensor], args, seed: int) -> dict
         args.ais_runs, args.ais_steps + 1, _as_rbms(trained["energy"])
     )
     theirs = time.perf_counter() - start
-    out = {
-        name: {
-            "lower": b.lower,
-            "upper": b.upper,
-            "estimate": b.estimate,
-            "consistent": b.consistent,
-        }
-        for name, b in brackets.items()
-    }
+    out = {name: b.summary() for name, b in brackets.items()}
     mean_neg_f = {name: b.mean_negative_energy for name, b in brackets.items()}
     out["ais"] = {**info, "thermonn_seconds": ours}
     out["rbms_ais"] = {

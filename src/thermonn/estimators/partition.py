@@ -247,6 +247,15 @@ class LikelihoodBracket:
         """The forward estimate (the one the literature reports)."""
         return self.upper
 
+    def summary(self) -> dict[str, float | bool]:
+        """``lower``, ``upper``, ``estimate`` and ``consistent`` (what reports record)."""
+        return {
+            "lower": self.lower,
+            "upper": self.upper,
+            "estimate": self.estimate,
+            "consistent": self.consistent,
+        }
+
     @property
     def consistent(self) -> bool:
         """Whether the bounds are ordered up to three combined standard errors; an inverted

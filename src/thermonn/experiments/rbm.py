@@ -253,15 +253,7 @@ def run_rbm(
             "history": run.history,
             "seconds_per_epoch": run.seconds_per_epoch,
             "ais": info,
-            "log_likelihood": {
-                name: {
-                    "lower": b.lower,
-                    "upper": b.upper,
-                    "estimate": b.estimate,
-                    "consistent": b.consistent,
-                }
-                for name, b in brackets.items()
-            },
+            "log_likelihood": {name: b.summary() for name, b in brackets.items()},
             "independent_pixels": {
                 "train": _independent_ll(x_train, x_train),
                 "test": _independent_ll(x_train, x_test),

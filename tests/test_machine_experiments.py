@@ -34,6 +34,8 @@ def test_ising_cli_writes_a_phase_diagram_with_a_binder_crossing(tmp_path, capsy
         "100",
         "--chains",
         "16",
+        "--sampler",
+        "gibbs",
         "--out",
         str(out),
         "--no-progress",

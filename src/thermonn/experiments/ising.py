@@ -4,9 +4,11 @@ For every lattice size L the experiment runs ``chains`` independent chains at ev
 of the grid at once (one inverse temperature per chain), discards ``burn_in`` sweeps, then
 records energy and magnetisation every ``thin`` sweeps. It reports energy, |m|, heat capacity,
 susceptibility and Binder's cumulant per (L, kT) with standard errors over chains, the Binder
-crossings of consecutive sizes, a finite-size fit T_c(L) = T_c(∞) + a L^(−1/ν) when three or
-more crossings exist (ν fixed at the exact 1 otherwise), and compares them with Onsager's
-T_c = 2/ln(1 + √2) and his energy and Yang's magnetisation in the infinite lattice.
+crossings of consecutive sizes, a finite-size fit T_c(L) = T_c(∞) + a L^(−1/ν) (ν fixed at the
+exact 1) when three or more crossings exist, and compares them with Onsager's
+T_c = 2/ln(1 + √2) and his energy and Yang's magnetisation in the infinite lattice. With fewer
+than three crossings the estimate is the largest pair's crossing. The default sampler is
+Swendsen–Wang: near T_c single-spin sweeps decorrelate too slowly for Binder curves of L = 32.
 """
 
 from __future__ import annotations
@@ -42,15 +44,15 @@ class IsingConfig:
     ``kT_min`` to ``kT_max``), chains per temperature, sweeps (after ``burn_in``), the
     measurement stride ``thin``, the sampler and the seed."""
 
-    sizes: tuple[int, ...] = (8, 16, 32)
+    sizes: tuple[int, ...] = (8, 16, 24, 32)
     kT_min: float = 1.8
     kT_max: float = 2.8
     temperatures: int = 21
     chains: int = 32
-    sweeps: int = 2000
-    burn_in: int = 500
+    sweeps: int = 1000
+    burn_in: int = 200
     thin: int = 5
-    sampler: str = "gibbs"
+    sampler: str = "swendsen-wang"  # cluster moves: ~no critical slowing down near T_c
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -153,7 +155,7 @@ def run_ising(
                 continue  # the curves do not cross on the grid: reported as missing
             crossings.append({"small": small, "large": large, "crossing": t})
         fit = None
-        if len(crossings) >= 2:
+        if len(crossings) >= 3:  # two points would fix the line exactly, noise and all
             sizes = [math.sqrt(c["small"] * c["large"]) for c in crossings]
             estimate = finite_size_fit(sizes, [c["crossing"] for c in crossings], nu=1.0)
             fit = asdict(estimate)

@@ -1,6 +1,8 @@
-"""Pure tensor functions: entropies, free energies, temperature rules and the TEL descent core."""
+"""Pure tensor functions: entropies, free energies, temperature rules and the TEL descent core;
+the statistical-mechanics vocabulary (``statmech``: Gibbs entropies, heat capacities) and
+energies (``potentials``: kinetic, harmonic, Lennard-Jones, Coulomb, bonds) as modules."""
 
-from thermonn.functional import entropy
+from thermonn.functional import entropy, potentials, statmech
 from thermonn.functional.entropy import *  # noqa: F403  (every entropy name, listed once there)
 from thermonn.functional.free_energy import free_energy, free_energy_grad
 from thermonn.functional.hopfield import hopfield_energy, hopfield_update
@@ -27,6 +29,8 @@ __all__ = [
     "hopfield_energy",
     "hopfield_update",
     "moment_features",
+    "potentials",
+    "statmech",
     "target_temperature",
     "tel_descent",
     "temperature_bounds",

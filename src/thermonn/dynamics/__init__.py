@@ -1,5 +1,6 @@
-"""The one engine for dynamics: energies, stateless steppers, the integrate() driver, the
-chunk executor, and the path weights (action, heat) of Langevin trajectories."""
+"""The one engine for dynamics: energies, stateless steppers (Langevin, Monte-Carlo sweeps, heat
+flow), the integrate() driver, the chunk executor, and the path weights (action, heat) of
+Langevin trajectories."""
 
 from thermonn.dynamics.action import log_path_ratio, onsager_machlup_action, unit_heat
 from thermonn.dynamics.categorical import CategoricalEnergy, CategoricalGibbs
@@ -12,6 +13,7 @@ from thermonn.dynamics.energy import (
     log_partition,
 )
 from thermonn.dynamics.executor import run_chunked
+from thermonn.dynamics.heat_flow import HeatFlow, graph_laplacian, heat_current
 from thermonn.dynamics.integrate import Stepper, Trajectory, integrate
 from thermonn.dynamics.langevin import EMState, EulerMaruyama, Langevin, temperature_at
 from thermonn.dynamics.spins import BlockGibbs, Metropolis, SpinEnergy, SpinSweep, SweepPlan
@@ -25,6 +27,7 @@ __all__ = [
     "EMState",
     "Energy",
     "EulerMaruyama",
+    "HeatFlow",
     "Langevin",
     "Metropolis",
     "ParallelTempering",
@@ -38,6 +41,8 @@ __all__ = [
     "Trajectory",
     "boltzmann",
     "cluster_labels",
+    "graph_laplacian",
+    "heat_current",
     "integrate",
     "log_partition",
     "log_path_ratio",

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from thermonn._validation import check_int
+from thermonn._validation import check_float, check_int
+from thermonn.dynamics.heat_flow import graph_laplacian
 
 __all__ = ["PeriodicLattice", "greedy_colouring"]
 
@@ -55,6 +56,13 @@ class PeriodicLattice:
         i = torch.cat([index.flatten()] * len(self.shape))
         j = torch.cat([index.roll(-1, d).flatten() for d in range(len(self.shape))])
         return i, j
+
+    def laplacian(self, spacing: float = 1.0) -> Tensor:
+        """The grid Laplacian (sparse, −∇² by second differences): conductance 1/h² on every
+        bond, for :class:`thermonn.dynamics.HeatFlow`."""
+        h = check_float("spacing", spacing, above=0.0)
+        i, j = self.edges()
+        return graph_laplacian(i, j, 1.0 / (h * h), self.n)
 
     def adjacency(self) -> list[list[int]]:
         """The neighbours of every site."""

@@ -1,5 +1,13 @@
 """Thin ``nn.Module`` wrappers over :mod:`thermonn.functional`."""
 
+from thermonn.nn.activations import (
+    Boltzmann,
+    FermiDirac,
+    MaxwellBoltzmann,
+    ThermalActivation,
+    ThermalReLU,
+    temperature_penalty,
+)
 from thermonn.nn.convert import ACTIVATIONS, DEFAULT_RULES, ConversionReport, Replacement, convert
 from thermonn.nn.diagnostics import DiagnosticsLog, collect_diagnostics
 from thermonn.nn.hopfield import ModernHopfield
@@ -15,13 +23,19 @@ __all__ = [
     "DEFAULT_RULES",
     "TEL",
     "AdaptiveTemperature",
+    "Boltzmann",
     "ConversionReport",
     "DiagnosticsLog",
+    "FermiDirac",
     "FixedTemperature",
+    "MaxwellBoltzmann",
     "ModernHopfield",
     "Replacement",
     "TELFeedForward",
     "TemperatureRule",
+    "ThermalActivation",
+    "ThermalReLU",
     "collect_diagnostics",
     "convert",
+    "temperature_penalty",
 ]

@@ -1,4 +1,5 @@
-"""Temperature schedules: callables t ↦ kT accepted by every ``kT=`` of the engine."""
+"""Temperature schedules: callables t ↦ kT accepted by every ``kT=`` of the engine, and the
+scheduler that drives a module's thermal activations with one."""
 
 from thermonn.schedules.cooling import (
     AdaptiveCooling,
@@ -6,5 +7,12 @@ from thermonn.schedules.cooling import (
     LinearCooling,
     PowerLawCooling,
 )
+from thermonn.schedules.modules import TemperatureScheduler
 
-__all__ = ["AdaptiveCooling", "ExponentialCooling", "LinearCooling", "PowerLawCooling"]
+__all__ = [
+    "AdaptiveCooling",
+    "ExponentialCooling",
+    "LinearCooling",
+    "PowerLawCooling",
+    "TemperatureScheduler",
+]

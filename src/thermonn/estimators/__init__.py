@@ -1,8 +1,15 @@
 """What is read off samples: thermodynamic observables, autocorrelation times and effective
 sample sizes, Binder crossings and finite-size scaling, partition functions by forward and
-reverse annealed importance sampling, success probability and time-to-solution (consistency checks come next)."""
+reverse annealed importance sampling, success probability and time-to-solution, and
+physical-consistency checks (equipartition, Jarzynski)."""
 
 from thermonn.estimators.autocorrelation import Autocorrelation, integrated_autocorrelation
+from thermonn.estimators.consistency import (
+    ConsistencyCheck,
+    check_equipartition,
+    check_jarzynski,
+    protocol_work,
+)
 from thermonn.estimators.critical import FiniteSizeFit, binder_crossing, finite_size_fit
 from thermonn.estimators.observables import SpinObservables, kuramoto_order, spin_observables
 from thermonn.estimators.partition import (
@@ -18,6 +25,7 @@ from thermonn.estimators.success import success_probability, time_to_solution
 
 __all__ = [
     "Autocorrelation",
+    "ConsistencyCheck",
     "FiniteSizeFit",
     "LikelihoodBracket",
     "PartitionEstimate",
@@ -26,10 +34,13 @@ __all__ = [
     "ais",
     "annealing_schedule",
     "binder_crossing",
+    "check_equipartition",
+    "check_jarzynski",
     "finite_size_fit",
     "integrated_autocorrelation",
     "kuramoto_order",
     "likelihood_bracket",
+    "protocol_work",
     "reverse_ais",
     "spin_observables",
     "success_probability",

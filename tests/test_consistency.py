@@ -1,0 +1,101 @@
+"""Consistency checks pass where the law holds and fail on deliberately broken systems."""
+
+import math
+
+import pytest
+import torch
+
+from thermonn.dynamics import EulerMaruyama, Langevin, QuadraticEnergy, integrate
+from thermonn.estimators import check_equipartition, check_jarzynski, protocol_work
+
+
+def _well(stiffness, centre=0.0, n=2):
+    return QuadraticEnergy(
+        torch.diag(torch.tensor(stiffness, dtype=torch.float64).expand(n)),
+        torch.full((n,), centre, dtype=torch.float64),
+    )
+
+
+def _equilibrium_samples(kT_run, chains=4000, seed=0):
+    well = QuadraticEnergy(
+        torch.tensor([[1.0, 0.3], [0.3, 2.0]], dtype=torch.float64),
+        torch.zeros(2, dtype=torch.float64),
+    )
+    out = integrate(
+        EulerMaruyama(well, Langevin(0.005, kT=kT_run)),
+        torch.zeros(chains, 2, dtype=torch.float64),
+        steps=1500,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return well, out.final
+
+
+def test_equipartition_holds_in_equilibrium_and_fails_with_the_wrong_noise():
+    well, x = _equilibrium_samples(1.0)
+    good = check_equipartition(x, well, 1.0, slack=0.02)  # slack: Euler–Maruyama's O(dt) bias
+    assert good.passed, str(good)
+    # the same check at the temperature the run did not have, and a run with a wrong noise amplitude
+    assert not check_equipartition(x, well, 1.3, slack=0.02).passed
+    _, hot = _equilibrium_samples(1.3, seed=1)
+    bad = check_equipartition(hot, well, 1.0, slack=0.02)
+    assert not bad.passed and "FAIL" in str(bad)
+
+
+def _dragged_works(kT_run, protocol, chains=3000, seed=2, t_final=1.0, dt=2e-3):
+    energy_at = protocol
+    g = torch.Generator().manual_seed(seed)
+    k0 = energy_at(0.0)
+    x0 = (
+        torch.randn(chains, 1, generator=g, dtype=torch.float64)
+        * torch.sqrt(1.0 / torch.diag(k0.precision))[None]
+        + k0.mean
+    )
+    steps = round(t_final / dt)
+    path = integrate(
+        EulerMaruyama(energy_at, Langevin(dt, kT=kT_run)),
+        x0,
+        steps=steps,
+        save_every=1,
+        generator=g,
+    )
+    return protocol_work(path.states, path.times, energy_at)
+
+
+def test_jarzynski_recovers_the_exact_free_energy_of_a_squeezed_trap():
+    # k: 1 → 4 linearly in t ∈ [0, 1]: ΔF = ½ kT ln(k₁/k₀) = ln 2 at kT = 1
+    squeeze = lambda t: _well(1.0 + 3.0 * min(t, 1.0), n=1)  # noqa: E731
+    work = _dragged_works(1.0, squeeze)
+    result = check_jarzynski(work, 1.0, 0.5 * math.log(4.0), slack=0.02)
+    assert result.passed, str(result)
+    assert float(work.mean()) > 0.5 * math.log(4.0)  # the second law: ⟨W⟩ ≥ ΔF
+    # a dragged trap has ΔF = 0 although work is dissipated
+    drag = lambda t: _well(2.0, centre=1.5 * min(t, 1.0), n=1)  # noqa: E731
+    dragged = _dragged_works(1.0, drag, seed=3)
+    assert check_jarzynski(dragged, 1.0, 0.0, slack=0.02).passed
+    assert float(dragged.mean()) > 0.1
+
+
+def test_jarzynski_fails_with_the_wrong_noise_amplitude():
+    squeeze = lambda t: _well(1.0 + 3.0 * min(t, 1.0), n=1)  # noqa: E731
+    work = _dragged_works(2.0, squeeze, seed=4)  # equilibrium start at kT = 1, bath at kT = 2
+    assert not check_jarzynski(work, 1.0, 0.5 * math.log(4.0), slack=0.02).passed
+
+
+def test_protocol_work_of_an_instantaneous_quench_is_the_energy_jump():
+    # one step: W = V_1(x_0) − V_0(x_0) exactly
+    energy_at = lambda t: _well(1.0 if t < 0.5 else 3.0, n=1)  # noqa: E731
+    x = torch.tensor([[[0.5]], [[0.7]]], dtype=torch.float64)  # (2 records, 1 chain, 1 dof)
+    w = protocol_work(x, torch.tensor([0.0, 1.0]), energy_at)
+    assert float(w) == pytest.approx(0.5 * 3.0 * 0.25 - 0.5 * 1.0 * 0.25)
+
+
+def test_bad_input_names_the_argument():
+    well = _well(1.0)
+    with pytest.raises(ValueError, match="samples"):
+        check_equipartition(torch.zeros(1, 2, dtype=torch.float64), well, 1.0)
+    with pytest.raises(ValueError, match="kT"):
+        check_equipartition(torch.zeros(5, 2, dtype=torch.float64), well, 0.0)
+    with pytest.raises(ValueError, match="work"):
+        check_jarzynski(torch.zeros(1), 1.0, 0.0)
+    with pytest.raises(ValueError, match="trajectory"):
+        protocol_work(torch.zeros(3, 2), torch.zeros(3), lambda t: well)

@@ -1,8 +1,5 @@
 """TEL under DistributedDataParallel (gloo, CPU): sharded gradients equal full-batch gradients."""
 
-import os
-import socket
-
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -26,9 +23,9 @@ def _data() -> tuple[torch.Tensor, torch.Tensor]:
     )
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _worker(rank: int, world: int, store: str, out: str) -> None:
+    # a file store: no TCP port to race for with other processes on the machine
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
         ddp = nn.parallel.DistributedDataParallel(_model())
         x, y = _data()
@@ -41,11 +38,8 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 
 
 def test_ddp_gradients_match_full_batch(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     out = str(tmp_path / "grads.pt")
-    mp.spawn(_worker, args=(2, port, out), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, str(tmp_path / "store"), out), nprocs=2, join=True)
     ddp_grads = torch.load(out)
     model = _model()
     x, y = _data()

@@ -85,6 +85,49 @@ def test_a_ring_graph_equals_the_periodic_grid_and_fourier_currents():
     assert bool(((q > 0) == (t[i] > t[j])).all())
 
 
+def test_two_bodies_relax_to_the_capacity_weighted_mean_with_the_predicted_time_constant():
+    c1, c2, kappa = 1.0, 3.0, 0.5
+    lap = graph_laplacian(torch.tensor([0]), torch.tensor([1]), kappa, 2)
+    flow = HeatFlow(lap, 1.0, dt=0.1, capacity=torch.tensor([c1, c2], dtype=torch.float64))
+    out = integrate(flow, torch.tensor([[4.0, 0.0]], dtype=torch.float64), steps=30, save_every=1)
+    mean = (c1 * 4.0 + c2 * 0.0) / (c1 + c2)
+    rate = kappa * (1 / c1 + 1 / c2)
+    gap = out.states[:, 0, 0] - out.states[:, 0, 1]
+    torch.testing.assert_close(gap, 4.0 * torch.exp(-rate * out.times.double()), atol=1e-12, rtol=0)
+    energy = c1 * out.states[:, 0, 0] + c2 * out.states[:, 0, 1]
+    torch.testing.assert_close(energy, torch.full_like(energy, c1 * 4.0), atol=1e-12, rtol=0)
+    assert float(out.final[0, 0]) == pytest.approx(mean + 3.0 * math.exp(-rate * 3.0))
+
+
+def test_units_coupled_to_a_layer_reservoir_relax_to_its_temperature():
+    # dT_i/dt = −γ(T_i − T_layer) + Σ_j J_ij (T_j − T_i): units 0..3 on a ring (J), node 4 the layer
+    n, gamma, j = 4, 0.7, 0.3
+    ring_i, ring_j = torch.arange(n), (torch.arange(n) + 1) % n
+    i = torch.cat([ring_i, torch.arange(n)])
+    k = torch.cat([ring_j, torch.full((n,), n)])
+    kappa = torch.cat([torch.full((n,), j), torch.full((n,), gamma)]).double()
+    reservoir = torch.tensor([False] * n + [True])
+    for method, tol in (("exact", 1e-12), ("implicit", 2e-3)):
+        flow = HeatFlow(
+            graph_laplacian(i, k, kappa, n + 1), 1.0, dt=0.01, method=method, reservoir=reservoir
+        )
+        t0 = torch.tensor([[3.0, 1.0, 2.0, 0.0, 1.5]], dtype=torch.float64)
+        out = integrate(flow, t0, steps=300)
+        assert float(out.final[0, n]) == 1.5  # the bath keeps its temperature
+        # the mean unit temperature relaxes at γ exactly (the ring conserves it)
+        mean = 1.5 + (t0[0, :n].mean() - 1.5) * math.exp(-gamma * 3.0)
+        assert float(out.final[0, :n].mean()) == pytest.approx(float(mean), abs=tol)
+    # long times: every unit at the layer's temperature
+    late = integrate(
+        HeatFlow(graph_laplacian(i, k, kappa, n + 1), 1.0, dt=5.0, reservoir=reservoir),
+        t0,
+        steps=10,
+    )
+    torch.testing.assert_close(
+        late.final[0, :n], torch.full((n,), 1.5, dtype=torch.float64), atol=1e-10, rtol=0
+    )
+
+
 def test_bad_input_names_the_argument():
     lap = PeriodicLattice((5,)).laplacian()
     with pytest.raises(ValueError, match="method"):
@@ -95,6 +138,10 @@ def test_bad_input_names_the_argument():
         HeatFlow(lap, -1.0, dt=0.1)
     with pytest.raises(ValueError, match="symmetric"):
         HeatFlow(torch.tensor([[1.0, -1.0], [0.0, 0.0]]), 1.0, dt=0.1)
+    with pytest.raises(ValueError, match="capacity"):
+        HeatFlow(lap, 1.0, dt=0.1, capacity=torch.zeros(5))
+    with pytest.raises(ValueError, match="reservoir"):
+        HeatFlow(lap, 1.0, dt=0.1, reservoir=torch.zeros(5))
     with pytest.raises(ValueError, match="temperatures"):
         HeatFlow(lap, 1.0, dt=0.1).init(torch.zeros(1, 4))
     with pytest.raises(ValueError, match="conductance"):

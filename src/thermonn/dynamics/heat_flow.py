@@ -1,17 +1,22 @@
 r"""Fourier heat flow: the heat equation on grids and graphs, as a deterministic stepper.
 
 On a graph with conductances κ_ij (a periodic grid: its nearest-neighbour bonds with κ = 1/h²,
-:meth:`thermonn.machines.PeriodicLattice.laplacian`) the heat equation is
+:meth:`thermonn.machines.PeriodicLattice.laplacian`) the heat equation, with heat capacities C_i, is
 
-.. math::  \frac{dT}{dt} = -D\,L\,T, \qquad L = \mathrm{diag}(\textstyle\sum_j \kappa_{ij}) - K,
+.. math::  C_i \frac{dT_i}{dt} = -D\,(L\,T)_i, \qquad L = \mathrm{diag}(\textstyle\sum_j \kappa_{ij}) - K,
 
 the graph Laplacian L (positive semi-definite, rows summing to zero, so Σ_i T_i is conserved)
 standing for −∇². Fourier's law gives the heat current along each bond,
 q_ij = κ_ij (T_i − T_j) (:func:`heat_current`). :class:`HeatFlow` steps it
 
-* ``"exact"``: T ← e^{−D L Δt} T through the eigendecomposition of L (any Δt, exact);
-* ``"implicit"``: backward Euler (I + D L Δt) T_new = T (unconditionally stable, first order),
+* ``"exact"``: T ← e^{−AΔt} T, A = D C⁻¹ L (``matrix_exp``; any Δt, exact);
+* ``"implicit"``: backward Euler (I + AΔt) T_new = T (unconditionally stable, first order),
   one LU factorisation reused by every step.
+
+Reservoirs (nodes held at a fixed temperature, their rows of A zero) make the same stepper a
+network of heat baths linked by conductances; thermally coupled units relaxing to a layer
+temperature, dT_i/dt = −γ(T_i − T_layer) + Σ_j J_ij (T_j − T_i), are a reservoir node (the
+layer) bonded to every unit with conductance γ.
 
 A Fourier mode of eigenvalue λ decays as e^{−Dλt}; on a periodic grid of spacing h the mode
 k has λ = (2 − 2 cos kh)/h² → k², the continuum's exp(−Dk²t).
@@ -67,19 +72,25 @@ def heat_current(temperature: Tensor, i: Tensor, j: Tensor, conductance: Tensor 
 
 @dataclass(frozen=True, eq=False)
 class HeatFlow:
-    """The heat equation dT/dt = −D L T with diffusivity ``diffusivity`` D, stepped by ``dt``
-    with ``method`` "exact" or "implicit" (see the module). States are temperatures
-    ``(..., n)``; the step is one matrix product (exact) or one LU solve (implicit), prepared
+    """Heat flow C_i dT_i/dt = −D (L T)_i on a network, stepped by ``dt`` with ``method``
+    "exact" (T ← e^{−AΔt} T, A = D C⁻¹ L, by ``matrix_exp``) or "implicit" (backward Euler,
+    one LU factorisation). ``capacity`` C (n,) defaults to ones (the plain heat equation);
+    nodes where ``reservoir`` is True are heat baths: their temperature never changes, and the
+    network relaxes towards them (without reservoirs, towards the capacity-weighted mean,
+    Σ C_i T_i being conserved). States are temperatures ``(..., n)``; everything is prepared
     once here in float64.
 
     Raises:
-        ValueError: a Laplacian that is not square, non-positive ``dt`` or D, an unknown method.
+        ValueError: a Laplacian that is not square or symmetric, non-positive ``dt``, D or
+            capacities, a mask of the wrong shape, an unknown method.
     """
 
     laplacian: Tensor
     diffusivity: float
     dt: float
     method: str = "exact"
+    capacity: Tensor | None = None
+    reservoir: Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.laplacian.dim() != 2 or self.laplacian.shape[0] != self.laplacian.shape[1]:
@@ -91,13 +102,20 @@ class HeatFlow:
         dense = (self.laplacian.to_dense() if self.laplacian.is_sparse else self.laplacian).double()
         if not torch.allclose(dense, dense.T):
             raise ValueError("laplacian: expected a symmetric matrix")
+        n = len(dense)
+        c = torch.ones(n, dtype=torch.float64) if self.capacity is None else self.capacity.double()
+        if c.shape != (n,) or not bool((c > 0).all()):
+            raise ValueError(f"capacity: expected {n} positive heat capacities")
+        rate = d * dense / c[:, None]  # A = D C⁻¹ L
+        if self.reservoir is not None:
+            if self.reservoir.shape != (n,) or self.reservoir.dtype != torch.bool:
+                raise ValueError(f"reservoir: expected a boolean mask of shape ({n},)")
+            rate = rate.masked_fill(self.reservoir[:, None], 0.0)  # baths do not change
         if self.method == "exact":
-            lam, vec = torch.linalg.eigh(dense)
-            propagator = (vec * torch.exp(-d * dt * lam.clamp_min(0.0))) @ vec.T
-            object.__setattr__(self, "_propagator", propagator)
+            object.__setattr__(self, "_propagator", torch.linalg.matrix_exp(-dt * rate).T)
         elif self.method == "implicit":
-            eye = torch.eye(len(dense), dtype=torch.float64)
-            object.__setattr__(self, "_lu", torch.linalg.lu_factor(eye + d * dt * dense))
+            eye = torch.eye(n, dtype=torch.float64)
+            object.__setattr__(self, "_lu", torch.linalg.lu_factor(eye + dt * rate))
         else:
             raise ValueError(f"method: expected 'exact' or 'implicit', got {self.method!r}")
 
@@ -115,8 +133,7 @@ class HeatFlow:
     def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
         flat = state.reshape(-1, state.shape[-1]).double()
         if self.method == "exact":
-            # the propagator is symmetric: row states times it is e^{−DLΔt} applied to each
-            new = flat @ self._propagator  # type: ignore[attr-defined]
+            new = flat @ self._propagator  # type: ignore[attr-defined]  # rows: (e^{−AΔt} T)ᵀ
         else:
             lu, pivots = self._lu  # type: ignore[attr-defined]
             new = torch.linalg.lu_solve(lu, pivots, flat.T).T

@@ -11,9 +11,11 @@ regulariser λ Σ |kT_i − kT_target| over a model's thermal modules.
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import torch
 from torch import Tensor, nn
+from typing_extensions import Unpack
 
 from thermonn._validation import check_bool, check_float
 from thermonn.functional import activations as A
@@ -22,6 +24,7 @@ __all__ = [
     "Boltzmann",
     "FermiDirac",
     "MaxwellBoltzmann",
+    "TemperatureOptions",
     "ThermalActivation",
     "ThermalReLU",
     "temperature_penalty",
@@ -74,24 +77,20 @@ class ThermalActivation(nn.Module):
         return f"temperature={float(self.temperature.detach()):.4g}, learnable={self.learnable}"
 
 
+class TemperatureOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`ThermalActivation` that every subclass passes on."""
+
+    temperature: float
+    learnable: bool
+    min_temperature: float
+    max_temperature: float
+
+
 class Boltzmann(ThermalActivation):
     """softmax(−x / kT) over ``dim``."""
 
-    def __init__(
-        self,
-        dim: int = -1,
-        temperature: float = 1.0,
-        *,
-        learnable: bool = False,
-        min_temperature: float = 1e-3,
-        max_temperature: float = 1e3,
-    ) -> None:
-        super().__init__(
-            temperature,
-            learnable=learnable,
-            min_temperature=min_temperature,
-            max_temperature=max_temperature,
-        )
+    def __init__(self, dim: int = -1, **options: Unpack[TemperatureOptions]) -> None:
+        super().__init__(**options)
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
@@ -102,21 +101,9 @@ class FermiDirac(ThermalActivation):
     """1 / (1 + e^{(x − μ)/kT}) with chemical potential μ (learnable with ``learnable_mu``)."""
 
     def __init__(
-        self,
-        mu: float = 0.0,
-        temperature: float = 1.0,
-        *,
-        learnable_mu: bool = True,
-        learnable: bool = False,
-        min_temperature: float = 1e-3,
-        max_temperature: float = 1e3,
+        self, mu: float = 0.0, *, learnable_mu: bool = True, **options: Unpack[TemperatureOptions]
     ) -> None:
-        super().__init__(
-            temperature,
-            learnable=learnable,
-            min_temperature=min_temperature,
-            max_temperature=max_temperature,
-        )
+        super().__init__(**options)
         m = torch.tensor(check_float("mu", mu))
         if check_bool("learnable_mu", learnable_mu):
             self.mu = nn.Parameter(m)

@@ -11,6 +11,7 @@ from thermonn.nn.activations import (
 from thermonn.nn.convert import ACTIVATIONS, DEFAULT_RULES, ConversionReport, Replacement, convert
 from thermonn.nn.diagnostics import DiagnosticsLog, collect_diagnostics
 from thermonn.nn.hopfield import ModernHopfield
+from thermonn.nn.memory import OUMemory
 from thermonn.nn.tel import TEL, TELFeedForward
 from thermonn.nn.temperature import (
     AdaptiveTemperature,
@@ -30,6 +31,7 @@ __all__ = [
     "FixedTemperature",
     "MaxwellBoltzmann",
     "ModernHopfield",
+    "OUMemory",
     "Replacement",
     "TELFeedForward",
     "TemperatureRule",

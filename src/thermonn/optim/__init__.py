@@ -1,5 +1,7 @@
-"""Learning rules usable with any torch optimiser: contrastive divergence (CD-k, PCD-k)."""
+"""Learning rules: contrastive divergence (CD-k, PCD-k) for any torch optimiser, and the
+thermal Hebbian rule with decay."""
 
 from thermonn.optim.contrastive import ContrastiveDivergence
+from thermonn.optim.hebbian import ThermalHebbian
 
-__all__ = ["ContrastiveDivergence"]
+__all__ = ["ContrastiveDivergence", "ThermalHebbian"]

@@ -81,6 +81,51 @@ def test_jarzynski_fails_with_the_wrong_noise_amplitude():
     assert not check_jarzynski(work, 1.0, 0.5 * math.log(4.0), slack=0.02).passed
 
 
+class _Swirl:
+    """A force −∇V plus a rotation: not the gradient of any energy."""
+
+    def __init__(self, energy, strength):
+        self.energy, self.strength = energy, strength
+
+    def __call__(self, x):
+        rotation = torch.stack([-x[..., 1], x[..., 0]], -1)
+        return self.energy.force(x) + self.strength * rotation
+
+
+def test_the_first_law_holds_for_a_conservative_force_and_fails_for_a_swirl():
+    from thermonn.dynamics import Energy
+    from thermonn.estimators import check_first_law
+
+    drag = lambda t: _well(1.5, centre=min(t, 1.0), n=2)  # noqa: E731  a trap dragged diagonally
+    g = torch.Generator().manual_seed(5)
+    x0 = torch.randn(500, 2, generator=g, dtype=torch.float64) / 1.5**0.5
+    honest = integrate(
+        EulerMaruyama(drag, Langevin(1e-3, kT=1.0)), x0, steps=1000, save_every=1, generator=g
+    )
+    good = check_first_law(honest.states, honest.times, drag, slack=0.01)
+    assert good.passed, str(good)
+
+    class Swirled(Energy):  # the dynamics feel the swirl; the books are kept in V
+        def __init__(self, t):
+            self.base = drag(t)
+
+        def energy(self, x):
+            return self.base.energy(x)
+
+        def force(self, x):
+            return _Swirl(self.base, 1.0)(x)
+
+    swirled = integrate(
+        EulerMaruyama(Swirled, Langevin(1e-3, kT=1.0)), x0, steps=1000, save_every=1, generator=g
+    )
+    bad = check_first_law(
+        swirled.states, swirled.times, drag, lambda t: _Swirl(drag(t), 1.0), slack=0.01
+    )
+    assert not bad.passed, str(bad)
+    assert abs(bad.measured) > 3 * bad.tolerance  # the swirl's work is heat no energy accounts for
+    assert abs(good.measured) < 0.2 * bad.tolerance
+
+
 def test_protocol_work_of_an_instantaneous_quench_is_the_energy_jump():
     # one step: W = V_1(x_0) − V_0(x_0) exactly
     energy_at = lambda t: _well(1.0 if t < 0.5 else 3.0, n=1)  # noqa: E731

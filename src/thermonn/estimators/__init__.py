@@ -1,12 +1,13 @@
 """What is read off samples: thermodynamic observables, autocorrelation times and effective
 sample sizes, Binder crossings and finite-size scaling, partition functions by forward and
 reverse annealed importance sampling, success probability and time-to-solution, and
-physical-consistency checks (equipartition, Jarzynski)."""
+physical-consistency checks (equipartition, Jarzynski, first law)."""
 
 from thermonn.estimators.autocorrelation import Autocorrelation, integrated_autocorrelation
 from thermonn.estimators.consistency import (
     ConsistencyCheck,
     check_equipartition,
+    check_first_law,
     check_jarzynski,
     protocol_work,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "annealing_schedule",
     "binder_crossing",
     "check_equipartition",
+    "check_first_law",
     "check_jarzynski",
     "finite_size_fit",
     "integrated_autocorrelation",

@@ -10,7 +10,10 @@ each one on systems where the law holds and on deliberately broken ones.
   freedom of equilibrium samples;
 * :func:`protocol_work` — the work W = Σ_k [V_{t_{k+1}}(x_k) − V_{t_k}(x_k)] done on each
   trajectory by a time-dependent potential (Sekimoto), the input of
-* :func:`check_jarzynski` — ⟨e^{−W/kT}⟩ = e^{−ΔF/kT} for trajectories started in equilibrium.
+* :func:`check_jarzynski` — ⟨e^{−W/kT}⟩ = e^{−ΔF/kT} for trajectories started in equilibrium;
+* :func:`check_first_law` — ΔU = W + Q per trajectory, with Q = −Σ F(x̄_k)·Δx_k the heat the
+  bath delivers through the force the simulation actually applied (midpoint rule): it fails
+  when that force is not −∇V of the energy the books are kept in (a non-conservative force).
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ from torch import Tensor
 from thermonn._validation import check_float
 from thermonn.dynamics.energy import Energy
 
-__all__ = ["ConsistencyCheck", "check_equipartition", "check_jarzynski", "protocol_work"]
+__all__ = [
+    "ConsistencyCheck",
+    "check_equipartition",
+    "check_first_law",
+    "check_jarzynski",
+    "protocol_work",
+]
 
 
 @dataclass(frozen=True)
@@ -136,4 +145,37 @@ def check_jarzynski(
         "Jarzynski", estimate, delta_f, error, sigmas, slack,
         f"{n} trajectories; mean work {float(w.mean()):.4g} (dissipated {dissipated:.3g} ≥ 0 by the "
         "second law).",
+    )  # fmt: skip
+
+
+def check_first_law(
+    trajectory: Tensor,
+    times: Tensor,
+    energy_at: Callable[[float], Energy],
+    force_at: Callable[[float], Callable[[Tensor], Tensor]] | None = None,
+    *,
+    sigmas: float = 4.0,
+    slack: float = 0.0,
+) -> ConsistencyCheck:
+    """The first law ΔU = W + Q on trajectories ``(steps + 1, chains, n)`` at ``times``: ΔU the
+    change of ``energy_at(t)``, W the protocol work (:func:`protocol_work`), and Q =
+    −Σ_k F_{t_{k+1}}(½(x_k + x_{k+1}))·(x_{k+1} − x_k) the heat delivered through the force the
+    dynamics used, ``force_at(t)`` (default: the energy's own force −∇V). Measured: the mean
+    residual ΔU − W − Q, expected 0 within ``sigmas`` standard errors + ``slack``."""
+    work = protocol_work(trajectory, times, energy_at)
+    t = times.tolist()
+    heat = torch.zeros_like(work)
+    for k in range(len(t) - 1):
+        force = energy_at(t[k + 1]).force if force_at is None else force_at(t[k + 1])
+        midpoint = 0.5 * (trajectory[k] + trajectory[k + 1])
+        heat -= (force(midpoint) * (trajectory[k + 1] - trajectory[k])).sum(-1).double()
+    delta_u = (
+        energy_at(t[-1]).energy(trajectory[-1]) - energy_at(t[0]).energy(trajectory[0])
+    ).double()
+    residual = (delta_u - work - heat).detach()
+    error = float(residual.std()) / math.sqrt(len(residual)) if len(residual) > 1 else math.inf
+    return _verdict(
+        "first law", float(residual.mean()), 0.0, error, sigmas, slack,
+        f"ΔU − W − Q over {len(residual)} trajectories; ⟨ΔU⟩ = {float(delta_u.mean()):.4g}, "
+        f"⟨W⟩ = {float(work.mean()):.4g}, ⟨Q⟩ = {float(heat.mean()):.4g}.",
     )  # fmt: skip

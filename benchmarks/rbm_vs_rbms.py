@@ -157,10 +157,11 @@ def exact_check(x: torch.Tensor, args) -> dict:
     AIS implementations."""
     from rbms.partition_function.ais import compute_partition_function_ais
 
-    from thermonn.dynamics import integrate
-    from thermonn.estimators import ais, annealing_schedule, reverse_ais
-    from thermonn.machines import RBMGibbs
+    from thermonn.experiments.rbm import RBMConfig, evaluate_rbm
 
+    config = RBMConfig(
+        ais_steps=args.ais_steps, ais_runs=args.ais_runs, reverse_burn_in=args.reverse_burn_in
+    )
     small = SimpleNamespace(**{**vars(args), "hidden": 16, "epochs": max(2, args.epochs // 10)})
     rows = []
     for name, train in (("thermonn", train_thermonn), ("rbms", train_rbms)):
@@ -170,23 +171,18 @@ def exact_check(x: torch.Tensor, args) -> dict:
         e = trained["energy"]
         e64 = type(e)(e.weight.double(), e.visible_bias.double(), e.hidden_bias.double(), e.units)
         exact = float(e64.log_partition())
-        path = e64.annealing_path(trained["base_bias"].double())
-        betas = annealing_schedule(args.ais_steps)
-        g = torch.Generator().manual_seed(7)
-        forward, final = ais(path, betas, chains=args.ais_runs, generator=g)
-        samples = integrate(RBMGibbs(e64), final, steps=args.reverse_burn_in, generator=g).final
-        reverse = reverse_ais(path, betas, samples, generator=g)
+        _, info, _ = evaluate_rbm(
+            e64, trained["base_bias"].double(), {}, config, torch.Generator().manual_seed(7)
+        )
         torch.manual_seed(7)
         theirs = compute_partition_function_ais(args.ais_runs, args.ais_steps + 1, _as_rbms(e))
         # the two libraries' free energies agree on data (the same model, the same law)
-        from rbms.bernoulli_bernoulli.classes import BBRBM  # noqa: F401
-
         convention = float(
             (_as_rbms(e).compute_energy_visibles(x[:64]) - e.energy(x[:64])).abs().max()
         )
         rows.append({
             "trained_by": name, "exact_log_z": exact,
-            "thermonn_forward": forward.log_z, "thermonn_reverse": reverse.log_z,
+            "thermonn_forward": info["log_z_forward"], "thermonn_reverse": info["log_z_reverse"],
             "rbms_ais": theirs, "free_energy_convention_max_abs_diff": convention,
         })  # fmt: skip
     return {"hidden": 16, "ais_steps": args.ais_steps, "ais_runs": args.ais_runs, "rows": rows}

@@ -58,9 +58,6 @@ class CategoricalGibbs(MonteCarloStepper[CategoricalEnergy]):
         if bool(((x0 < 0) | (x0 >= q)).any()):
             raise ValueError(f"states: expected values in 0 … {q - 1}")
 
-    def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        return self.advance(state, self.beta(t), generator)
-
     def advance(
         self, state: Tensor, beta: float | Tensor, generator: torch.Generator | None
     ) -> Tensor:

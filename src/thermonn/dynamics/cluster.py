@@ -58,9 +58,6 @@ class SwendsenWang(MonteCarloStepper[SpinEnergy]):
     def check_state(self, x0: Tensor) -> None:
         check_spins(x0, self.energy.field.shape[-1])
 
-    def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        return self.advance(state, self.beta(t), generator)
-
     def advance(
         self, state: Tensor, beta: float | Tensor, generator: torch.Generator | None
     ) -> Tensor:

@@ -80,6 +80,14 @@ class MonteCarloStepper(abc.ABC, Generic[E]):
     def value(self, state: Tensor) -> Tensor:
         return state
 
-    @abc.abstractmethod
     def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        """One sweep from sweep ``t``, every random number from ``generator``."""
+        """One sweep from sweep ``t`` at the schedule's β(t), every random number from
+        ``generator``."""
+        return self.advance(state, self.beta(t), generator)
+
+    @abc.abstractmethod
+    def advance(
+        self, state: Tensor, beta: float | Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        """One sweep at inverse temperature ``beta``: a number, or one per chain ``(chains, 1)``
+        (checked with :func:`check_beta`), returning a new state."""

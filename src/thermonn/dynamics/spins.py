@@ -129,9 +129,6 @@ class SpinSweep(MonteCarloStepper[SpinEnergy]):
         """The fraction of spins that differ between two states, per chain ``(chains,)``."""
         return (old != new).to(torch.float64).mean(0 if self._plan is not None else -1)  # type: ignore[attr-defined]
 
-    def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        return self.advance(state, self.beta(t), generator)
-
     def sweep(self, s: Tensor, beta: float | Tensor, generator: torch.Generator | None) -> Tensor:
         """One sweep of the configuration ``s`` ``(chains, n)`` at inverse temperature
         ``beta`` — a number, or one per chain ``(chains, 1)`` (replica exchange)."""

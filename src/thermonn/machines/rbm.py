@@ -35,7 +35,7 @@ from torch.nn import functional as F
 
 from thermonn._validation import check_float, check_int
 from thermonn.dynamics.energy import Energy
-from thermonn.dynamics.monte_carlo import MonteCarloStepper
+from thermonn.dynamics.monte_carlo import MonteCarloStepper, check_beta
 
 __all__ = [
     "MAX_ENUMERATED_UNITS",
@@ -51,6 +51,13 @@ __all__ = [
 
 MAX_ENUMERATED_UNITS = 24  # the enumerated layer: 2^24 configurations, summed in chunks
 _CHUNK = 2**14  # enumerated configurations per chunk of the exact sum
+
+
+def _bernoulli(p: Tensor, generator: torch.Generator | None) -> Tensor:
+    """0/1 draws with probabilities ``p``, in ``p``'s dtype."""
+    return (torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device) < p).to(
+        p.dtype
+    )
 
 
 class VisibleUnits(abc.ABC):
@@ -74,7 +81,7 @@ class VisibleUnits(abc.ABC):
 
     @abc.abstractmethod
     def sample(
-        self, field: Tensor, bias: Tensor, beta: float, generator: torch.Generator | None
+        self, field: Tensor, bias: Tensor, beta: float | Tensor, generator: torch.Generator | None
     ) -> Tensor:
         """v ~ p(v | h) ∝ exp(−β (E_vis(v) − ṽ·field))."""
 
@@ -112,12 +119,10 @@ class BernoulliUnits(VisibleUnits):
         return -v
 
     def sample(
-        self, field: Tensor, bias: Tensor, beta: float, generator: torch.Generator | None
+        self, field: Tensor, bias: Tensor, beta: float | Tensor, generator: torch.Generator | None
     ) -> Tensor:
         p = torch.sigmoid(beta * (field + bias))
-        return (torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device) < p).to(
-            p.dtype
-        )
+        return _bernoulli(p, generator)
 
     def mean(self, field: Tensor, bias: Tensor) -> Tensor:
         return torch.sigmoid(field + bias)
@@ -153,11 +158,11 @@ class GaussianUnits(VisibleUnits):
         return (bias - v) / self.sigma**2
 
     def sample(
-        self, field: Tensor, bias: Tensor, beta: float, generator: torch.Generator | None
+        self, field: Tensor, bias: Tensor, beta: float | Tensor, generator: torch.Generator | None
     ) -> Tensor:
         mean = self.mean(field, bias)
         noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
-        return mean + (self.sigma / math.sqrt(beta)) * noise
+        return mean + self.sigma * beta**-0.5 * noise
 
     def mean(self, field: Tensor, bias: Tensor) -> Tensor:
         return bias + self.sigma * field
@@ -232,16 +237,14 @@ class RBMEnergy(Energy):
         return self.units.energy(v, self.visible_bias) - (self.hidden_input(v) * h).sum(-1)
 
     def sample_hidden(
-        self, v: Tensor, generator: torch.Generator | None, beta: float = 1.0
+        self, v: Tensor, generator: torch.Generator | None, beta: float | Tensor = 1.0
     ) -> Tensor:
         """h ~ p(h | v) at inverse temperature ``beta``."""
         p = torch.sigmoid(beta * self.hidden_input(v))
-        return (torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device) < p).to(
-            p.dtype
-        )
+        return _bernoulli(p, generator)
 
     def sample_visible(
-        self, h: Tensor, generator: torch.Generator | None, beta: float = 1.0
+        self, h: Tensor, generator: torch.Generator | None, beta: float | Tensor = 1.0
     ) -> Tensor:
         """v ~ p(v | h) at inverse temperature ``beta``."""
         return self.units.sample(h @ self.weight.T, self.visible_bias, beta, generator)
@@ -357,9 +360,7 @@ class RBMPath:
         """One Gibbs sweep at β from a state with hidden input ``x``: h ~ σ(βx), then v."""
         m = self.model
         p = torch.sigmoid(beta * x)
-        h = (torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device) < p).to(
-            p.dtype
-        )
+        h = _bernoulli(p, generator)
         bias = (1.0 - beta) * self.base_bias + beta * m.visible_bias
         return m.units.sample(beta * (h @ m.weight.T), bias, 1.0, generator)
 
@@ -380,8 +381,10 @@ class RBMGibbs(MonteCarloStepper[RBMEnergy]):
         self.energy.units.check(x0, self.energy.n_visible)
 
     @torch.no_grad()
-    def step(self, state: Tensor, t: float, generator: torch.Generator | None) -> Tensor:
-        beta = self.beta(t)
+    def advance(
+        self, state: Tensor, beta: float | Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        check_beta(beta, state.shape[0])
         h = self.energy.sample_hidden(state, generator, beta)
         return self.energy.sample_visible(h, generator, beta)
 

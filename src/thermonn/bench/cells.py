@@ -12,7 +12,7 @@ from torch import nn
 
 from thermonn._random import seeded_default_generator
 from thermonn._validation import check_float, check_int, check_seed
-from thermonn.bench.backbones import VARIANTS, build_backbone
+from thermonn.bench.backbones import build_backbone, variants_for
 from thermonn.bench.families import FAMILIES, REFERENCE, get_family
 from thermonn.bench.matching import Match, count_flops, count_parameters, match_width
 from thermonn.bench.tasks import Task, get_task
@@ -48,10 +48,10 @@ class Cell:
             raise ValueError(f"unknown budget {self.budget!r}; valid budgets: {list(BUDGETS)}")
         if task.backbone is None:
             get_family(self.model)
-        elif self.model not in VARIANTS:
+        elif self.model not in variants_for(task.backbone):
             raise ValueError(
                 f"unknown model {self.model!r} for the drop-in task {self.task!r}; "
-                f"valid models: {sorted(VARIANTS)}"
+                f"valid models: {variants_for(task.backbone)}"
             )
         check_seed("seed", self.seed)
         check_int("depth", self.depth)

@@ -3,7 +3,10 @@
 A family has one width knob (found by :mod:`thermonn.bench.matching` so that parameters and
 FLOPs match the reference) and optionally a grid of secondary knobs the matcher also searches
 (KAN grid size, Hopfield key dimension, EBM energy rank); ``min_width`` rules out degenerate
-widths. TEL variants are families too.
+widths. TEL variants are families too, and so are the thermodynamic layers
+(:class:`thermonn.nn.ThermodynamicLayer`: Linear then nodes with one learnable temperature each;
+the ``thermo-coupled`` family also couples those temperatures, relaxed after every optimiser
+step by :func:`thermonn.nn.couple_temperatures`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from torch import nn
 
 from thermonn.bench import baselines
 from thermonn.nn.tel import TEL
+from thermonn.nn.thermodynamic import ThermodynamicLayer
 
 __all__ = ["FAMILIES", "REFERENCE", "Family", "get_family"]
 
@@ -30,17 +34,30 @@ def _tel(**options: Any) -> Callable[..., nn.Module]:
     return lambda d_in, width: TEL(d_in, width, diagnostics=False, **options)
 
 
+def _thermo(activation: str, temperature: float, coupled: bool = False) -> Callable[..., nn.Module]:
+    def block(d_in: int, width: int) -> nn.Module:
+        coupling = {"coupling": 0.01 / width, "bath_coupling": 0.001} if coupled else {}
+        return ThermodynamicLayer.linear(
+            d_in, width, activation=activation, temperature=temperature, track_state=False,
+            **coupling,
+        )  # fmt: skip
+
+    return block
+
+
 @dataclass(frozen=True)
 class Family:
     """``block(d_in, width, **knobs)`` builds one layer; ``knob_grid`` lists secondary knobs;
     ``min_width`` is the narrowest width the matcher may pick; ``readout(width, d_out, **knobs)``
-    replaces the default linear readout."""
+    replaces the default linear readout. ``tel`` and ``thermal`` mark the families under study
+    (the others are the baselines they are compared with)."""
 
     name: str
     description: str
     block: Callable[..., nn.Module]
     knob_grid: tuple[Mapping[str, Any], ...] = field(default=({},))
     tel: bool = False
+    thermal: bool = False
     min_width: int = 1
     readout: Callable[..., nn.Module] | None = None
 
@@ -67,6 +84,14 @@ _TEL_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         for k in (1, 2, 3, 5, 8)
     },
 }
+
+_THERMO_OPTIONS: dict[str, tuple[str, tuple[str, float, bool]]] = {
+    "thermo-fd": ("Linear → Fermi–Dirac nodes (learnable T_i, μ_i; T_0 = 1)", ("fermi-dirac", 1.0, False)),
+    "thermo-relu": ("Linear → thermal-ReLU nodes max(z − T_i, 0) (learnable T_i; T_0 = 0.05)", ("thermal-relu", 0.05, False)),
+    "thermo-mb": ("Linear → Maxwell–Boltzmann nodes (learnable T_i; T_0 = 1)", ("maxwell-boltzmann", 1.0, False)),
+    "thermo-boltzmann": ("Linear → Boltzmann softmax(−z_i/T_i) across nodes (learnable T_i; T_0 = 1)", ("boltzmann", 1.0, False)),
+    "thermo-coupled": ("thermo-fd with thermally coupled temperatures (J = 0.01/width, γ = 0.001, relaxed each step)", ("fermi-dirac", 1.0, True)),
+}  # fmt: skip
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -105,6 +130,10 @@ FAMILIES: dict[str, Family] = {
         *(
             Family(name, desc, _tel(**opts), tel=True)
             for name, (desc, opts) in _TEL_OPTIONS.items()
+        ),
+        *(
+            Family(name, desc, _thermo(*opts), thermal=True)
+            for name, (desc, opts) in _THERMO_OPTIONS.items()
         ),
     ]
 }

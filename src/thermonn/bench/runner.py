@@ -32,6 +32,7 @@ from thermonn.bench.rows import (
 from thermonn.bench.tasks import Task, get_task
 from thermonn.nn.diagnostics import collect_diagnostics
 from thermonn.nn.tel import TEL
+from thermonn.nn.thermodynamic import ThermalNodes, couple_temperatures
 from thermonn.train import RunFolder, train_minibatch
 
 __all__ = ["SweepResult", "check_folder", "run_cell", "run_sweep"]
@@ -76,6 +77,8 @@ def _seeded_run(
     batches = math.ceil(len(x_tr) / task.batch_size)
     opt = torch.optim.Adam(model.parameters(), lr=task.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * batches)
+    if any(isinstance(m, ThermalNodes) and m.coupled for m in model.modules()):
+        couple_temperatures(opt, model)  # the coupling relaxes after every step
 
     flops_train = count_flops(
         model,

@@ -12,6 +12,7 @@ __all__ = [
     "K_SWEEP",
     "K_SWEEP_SPIN",
     "SUITES",
+    "THERMAL_MODELS",
     "VECTOR_TASKS",
     "cells_for",
 ]
@@ -56,6 +57,13 @@ DROPIN_MODELS = ("ffn", "tel-first", "tel-all")
 BUDGET_TASKS = ("digits", "friedman1", "spirals")
 BUDGET_MODELS = ("mlp-gelu", "swiglu", "kan", "tel", "tel-spin")
 BUDGET_SWEEP = ("small", "default", "large")
+THERMAL_MODELS = ("thermo-fd", "thermo-relu", "thermo-mb", "thermo-boltzmann", "thermo-coupled")
+THERMAL_REFERENCES = ("linear", "mlp-relu", "mlp-gelu", "swiglu")
+THERMAL_DROPIN = {
+    "fashion_mnist_cnn": "thermal-conv",
+    "fashion_mnist_rows": "thermal-rnn",
+    "charlm": "thermal-attn",
+}
 QUICK_TASKS = ("wine", "diabetes")
 QUICK_MODELS = ("mlp-gelu", "tel", "kan")
 
@@ -90,6 +98,10 @@ def cells_for(suite: str, seeds: Sequence[int], budget: str = "default") -> list
         return [c for b in BUDGET_SWEEP for c in _grid(BUDGET_TASKS, BUDGET_MODELS, seeds, b)]
     if suite == "dropin":
         return _grid(DROPIN_TASKS, DROPIN_MODELS, seeds, budget)
+    if suite == "thermal":
+        return _grid(VECTOR_TASKS, [*THERMAL_REFERENCES, *THERMAL_MODELS], seeds, budget) + [
+            c for t, v in THERMAL_DROPIN.items() for c in _grid([t], ["ffn", v], seeds, budget)
+        ]
     return _grid(QUICK_TASKS, QUICK_MODELS, seeds, budget)
 
 
@@ -99,6 +111,8 @@ SUITES = {
     "depth": "stacks of 1, 2, 4, 8 blocks on digits: GELU MLP, TEL, TEL nonexpansive",
     "dropin": "CNN, LSTM, Transformer with original FFNs, TEL in the first FFN, TEL in all",
     "budgets": "small/default/large budgets on digits, friedman1, spirals (metric vs FLOPs)",
+    "thermal": "thermodynamic layers (5 node families) and linear/ReLU/GELU/SwiGLU MLPs on the "
+    "10 vector tasks; thermal conv, RNN and attention against the original CNN, LSTM, Transformer",
     "quick": "CI smoke: wine and diabetes x (mlp-gelu, tel, kan)",
     "full": "baselines + ksweep + depth + dropin + budgets (the committed sweep)",
 }

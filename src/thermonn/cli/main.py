@@ -79,12 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_bench(sub: Any) -> None:
     from thermonn import bench
-    from thermonn.bench.backbones import VARIANTS
+    from thermonn.bench.backbones import THERMAL_VARIANTS, VARIANTS
 
     bench_parser = sub.add_parser(
         "bench",
-        help="compute-matched TEL benchmark (run a sweep, write its report, list choices)",
-        description="Compute-matched benchmark of TEL against baselines: each run is "
+        help="compute-matched benchmark of TEL and the thermodynamic layers (run a sweep, "
+        "write its report, list choices)",
+        description="Compute-matched benchmark of TEL and the thermodynamic layers against "
+        "baselines: each run is "
         "(task x model x budget x seed); rows go to OUT/rows.jsonl and runs resume.",
     )
     actions = bench_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -101,7 +103,7 @@ def _add_bench(sub: Any) -> None:
     run.add_argument(
         "--models",
         nargs="+",
-        choices=sorted({*bench.FAMILIES, *VARIANTS}),
+        choices=sorted({*bench.FAMILIES, *VARIANTS, *THERMAL_VARIANTS}),
         help="models of the task grid (with --tasks; default: the baseline models)",
     )
     run.add_argument(
@@ -148,7 +150,7 @@ def _add_bench(sub: Any) -> None:
 
 def _bench_list() -> int:
     from thermonn import bench
-    from thermonn.bench.backbones import VARIANTS
+    from thermonn.bench.backbones import THERMAL_VARIANTS, VARIANTS
 
     print("tasks:")
     for t in bench.TASKS.values():
@@ -158,6 +160,8 @@ def _bench_list() -> int:
     for f in bench.FAMILIES.values():
         print(f"  {f.name:20s} {f.description}")
     print(f"models for drop-in tasks: {', '.join(VARIANTS)}")
+    for name, (backbone, _) in THERMAL_VARIANTS.items():
+        print(f"  {name:20s} (the {backbone} backbone only)")
     print("suites:")
     for name, text in bench.SUITES.items():
         print(f"  {name:20s} {text}")

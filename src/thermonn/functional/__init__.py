@@ -2,7 +2,7 @@
 the statistical-mechanics vocabulary (``statmech``: Gibbs entropies, heat capacities) and
 energies (``potentials``: kinetic, harmonic, Lennard-Jones, Coulomb, bonds) as modules."""
 
-from thermonn.functional import activations, entropy, potentials, statmech
+from thermonn.functional import activations, entropy, nodes, potentials, statmech
 from thermonn.functional.entropy import *  # noqa: F403  (every entropy name, listed once there)
 from thermonn.functional.free_energy import free_energy, free_energy_grad
 from thermonn.functional.hopfield import hopfield_energy, hopfield_update
@@ -30,6 +30,7 @@ __all__ = [
     "hopfield_energy",
     "hopfield_update",
     "moment_features",
+    "nodes",
     "potentials",
     "statmech",
     "target_temperature",

@@ -18,15 +18,27 @@ from thermonn.nn.temperature import (
     FixedTemperature,
     TemperatureRule,
 )
+from thermonn.nn.thermodynamic import (
+    NODE_ACTIVATIONS,
+    Equilibration,
+    ThermalAttention,
+    ThermalNodes,
+    ThermalRNN,
+    ThermodynamicLayer,
+    couple_temperatures,
+    node_states,
+)
 
 __all__ = [
     "ACTIVATIONS",
     "DEFAULT_RULES",
+    "NODE_ACTIVATIONS",
     "TEL",
     "AdaptiveTemperature",
     "Boltzmann",
     "ConversionReport",
     "DiagnosticsLog",
+    "Equilibration",
     "FermiDirac",
     "FixedTemperature",
     "MaxwellBoltzmann",
@@ -36,8 +48,14 @@ __all__ = [
     "TELFeedForward",
     "TemperatureRule",
     "ThermalActivation",
+    "ThermalAttention",
+    "ThermalNodes",
+    "ThermalRNN",
     "ThermalReLU",
+    "ThermodynamicLayer",
     "collect_diagnostics",
     "convert",
+    "couple_temperatures",
+    "node_states",
     "temperature_penalty",
 ]

@@ -4,8 +4,9 @@ Every module holds its temperature through :class:`ThermalActivation`: ``learnab
 kT in a buffer (set it with :meth:`~ThermalActivation.set_temperature`, or let a
 :class:`thermonn.schedules.TemperatureScheduler` drive it, like ``torch.optim.lr_scheduler``
 drives a learning rate); ``learnable=True`` learns log kT. Either way the temperature used is
-clamped to ``[min_temperature, max_temperature]``. :func:`temperature_penalty` is the
-regulariser λ Σ |kT_i − kT_target| over a model's thermal modules.
+clamped to ``[min_temperature, max_temperature]``; ``shape`` gives one temperature per channel
+(e.g. ``(heads, 1, 1)``, broadcast against the input). :func:`temperature_penalty` is the
+regulariser λ Σ_i |kT_i − kT_target| over every temperature of a model's thermal modules.
 """
 
 from __future__ import annotations
@@ -41,8 +42,13 @@ class ThermalActivation(nn.Module):
         learnable: bool = False,
         min_temperature: float = 1e-3,
         max_temperature: float = 1e3,
+        shape: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
+        if not isinstance(shape, tuple) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape
+        ):
+            raise ValueError(f"shape: expected a tuple of positive ints, got {shape!r}")
         check_float("min_temperature", min_temperature, above=0.0)
         check_float("max_temperature", max_temperature, above=min_temperature)
         t = check_float("temperature", temperature, above=0.0)
@@ -52,7 +58,7 @@ class ThermalActivation(nn.Module):
             )
         self.min_temperature, self.max_temperature = min_temperature, max_temperature
         self.learnable = check_bool("learnable", learnable)
-        log_t = torch.tensor(math.log(t))
+        log_t = torch.full(shape, math.log(t))
         if self.learnable:
             self.log_temperature = nn.Parameter(log_t)
         else:
@@ -74,7 +80,13 @@ class ThermalActivation(nn.Module):
         self.log_temperature.fill_(math.log(v))
 
     def extra_repr(self) -> str:
-        return f"temperature={float(self.temperature.detach()):.4g}, learnable={self.learnable}"
+        t = self.temperature.detach()
+        value = (
+            f"{float(t):.4g}"
+            if t.dim() == 0
+            else f"shape {tuple(t.shape)}, mean {float(t.mean()):.4g}"
+        )
+        return f"temperature={value}, learnable={self.learnable}"
 
 
 class TemperatureOptions(TypedDict, total=False):
@@ -84,6 +96,7 @@ class TemperatureOptions(TypedDict, total=False):
     learnable: bool
     min_temperature: float
     max_temperature: float
+    shape: tuple[int, ...]
 
 
 class Boltzmann(ThermalActivation):
@@ -134,7 +147,9 @@ def temperature_penalty(model: nn.Module, target: float, weight: float = 1.0) ->
     check_float("target", target, above=0.0)
     check_float("weight", weight, at_least=0.0)
     terms = [
-        (m.temperature - target).abs() for m in model.modules() if isinstance(m, ThermalActivation)
+        (m.temperature - target).abs().sum()
+        for m in model.modules()
+        if isinstance(m, ThermalActivation)
     ]
     if not terms:
         raise ValueError(

@@ -1,7 +1,7 @@
 """Turn a sweep folder's ``rows.jsonl`` into ``rows.csv``, ``report.md`` and PNG plots.
 
-Statistics (:mod:`thermonn.bench.stats`): mean ± sample std over seeds; for TEL against the best
-baseline of each task, the difference of means with a 95% percentile-bootstrap CI
+Statistics (:mod:`thermonn.bench.stats`): mean ± sample std over seeds; for TEL and for the
+thermodynamic layers against the best baseline of each task, the difference of means with a 95% percentile-bootstrap CI
 (``scipy.stats.bootstrap``, 10,000 resamples) and Welch's t-test
 (``scipy.stats.ttest_ind(equal_var=False)``). A comparison counts as a win or a loss only when the
 bootstrap CI excludes 0 and Welch's p < 0.05; otherwise a tie.
@@ -48,13 +48,48 @@ def write_report(out: Path, *, budget: str = "default") -> Path:
         if (out / "command.txt").exists()
         else "(not recorded)"
     )
-    verdicts = _tables.tel_vs_best(groups, budget)
+    verdicts = _tables.versus_best(groups, budget, _tables.TEL_VARIANTS)
+    thermal = _tables.versus_best(groups, budget, _tables.THERMAL_VARIANTS)
     summary, counts = _tables.summary(groups, budget, verdicts)
+    headline = []
+    if counts["win"] + counts["tie"] + counts["loss"]:
+        headline += [
+            f"TEL (logcosh, K = 4, adaptive T — the spec's default) against the best baseline of "
+            f"each vector task: **{counts['win']} wins, {counts['tie']} ties, {counts['loss']} "
+            f"losses** (win/loss only when the 95% bootstrap CI of the difference excludes 0 and "
+            f"Welch's p < 0.05).",
+            "",
+            *summary,
+            "",
+            "Every TEL variant against the same best baselines (one comparison per task and "
+            "variant on the same test sets: with this many tests some ties and wins are luck; "
+            "the default row above is the pre-registered one):",
+            "",
+            *_tables.variant_counts(verdicts),
+            "",
+        ]
+    if any(c for _, c in thermal.values()):
+        headline += [
+            "Thermodynamic layers (`thermonn.nn.ThermodynamicLayer`: Linear then nodes with a "
+            "learnable temperature each) against the best baseline of each vector task in this "
+            "folder (win/loss only when the 95% bootstrap CI of the difference excludes 0 and "
+            "Welch's p < 0.05):",
+            "",
+            *_tables.thermal_summary(groups, budget, thermal),
+            "",
+            *_tables.variant_counts(thermal, _tables.THERMAL_VARIANTS),
+            "",
+        ]
+    merged = {
+        task: (best, {**verdicts.get(task, (best, {}))[1], **c})
+        for task, (best, c) in thermal.items()
+    }
+    merged = {**verdicts, **merged}
     statuses: dict[str, int] = defaultdict(int)
     for r in rows:
         statuses[r["status"]] += 1
     lines = [
-        "# TEL benchmark report",
+        "# Compute-matched benchmark report",
         "",
         f"Generated from `{out / 'rows.jsonl'}` ({len(rows)} runs: "
         + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
@@ -80,23 +115,11 @@ def write_report(out: Path, *, budget: str = "default") -> Path:
         "",
         "## Headline",
         "",
-        f"TEL (logcosh, K = 4, adaptive T — the spec's default) against the best baseline of each "
-        f"vector task: **{counts['win']} wins, {counts['tie']} ties, {counts['loss']} losses** "
-        f"(win/loss only when the 95% bootstrap CI of the difference excludes 0 and Welch's "
-        f"p < 0.05).",
-        "",
-        *summary,
-        "",
-        "Every TEL variant against the same best baselines (one comparison per task and variant "
-        "on the same test sets: with this many tests some ties and wins are luck; the default row "
-        "above is the pre-registered one):",
-        "",
-        *_tables.variant_counts(verdicts),
-        "",
+        *headline,
         *_plots.cost_plot(groups, out, budget),
         "## Results per task (budget: " + budget + ")",
         "",
-        *_tables.results_section(groups, budget, verdicts),
+        *_tables.results_section(groups, budget, merged),
         *_plots.ksweep_section(groups, out, budget),
         *_plots.depth_section(groups, out, budget),
         *_tables.dropin_section(groups, budget),

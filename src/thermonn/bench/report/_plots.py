@@ -28,26 +28,28 @@ def cost_plot(groups: Groups, out: Path, budget: str) -> list[str]:
             if t != task or d != 1 or b != budget or not (v := values(rs)):
                 continue
             mean, std = mean_std(v)
-            tel = FAMILIES[m].tel
+            family = FAMILIES[m]
+            kind = "tel" if family.tel else "thermal" if family.thermal else "baseline"
             ms = statistics.fmean(r["ms_per_step"] for r in rs)
             ax.errorbar(
                 ms,
                 mean,
                 yerr=std,
-                marker="o" if tel else "s",
+                marker={"tel": "o", "thermal": "^", "baseline": "s"}[kind],
                 ms=4,
                 capsize=2,
-                color="C3" if tel else "C0",
+                color={"tel": "C3", "thermal": "C2", "baseline": "C0"}[kind],
                 alpha=0.85 if rs[0]["matched"] else 0.35,
             )
-            if m in ("tel", "tel-spin", "mlp-gelu", "kan", "deq", "swiglu"):
+            if m in ("tel", "tel-spin", "mlp-gelu", "kan", "deq", "swiglu", "thermo-fd"):
                 ax.annotate(m, (ms, mean), fontsize=6)
         ax.set(title=task, xscale="log", xlabel="train ms / step", ylabel=TASKS[task].metric)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(tasks) :]:
         ax.axis("off")
     fig.suptitle(
-        "metric vs training wall-clock at matched budget (red circles: TEL variants; "
+        "metric vs training wall-clock at matched budget (red circles: TEL variants; green triangles: "
+        "thermodynamic layers; "
         "blue squares: baselines; faded: unmatched)"
     )
     save(fig, out / "metric_vs_wallclock.png")

@@ -1,5 +1,5 @@
-"""The report's tables: the headline summary, TEL variants' tallies, per-task results, the
-drop-in studies and the achieved compute matching."""
+"""The report's tables: the headline summaries (TEL; the thermodynamic layers), the variants'
+tallies, per-task results, the drop-in studies and the achieved compute matching."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ from thermonn.bench.suites import VECTOR_TASKS
 from thermonn.bench.tasks import TASKS
 
 Verdicts = dict[str, tuple[str, dict[str, Comparison]]]
-"""Per vector task: its best baseline and each TEL variant's comparison with it."""
+"""Per vector task: its best baseline and each studied variant's comparison with it."""
+
+BASELINES = [m for m, f in FAMILIES.items() if not (f.tel or f.thermal)]
+TEL_VARIANTS = [m for m, f in FAMILIES.items() if f.tel]
+THERMAL_VARIANTS = [m for m, f in FAMILIES.items() if f.thermal]
 
 
 def best_model(
@@ -34,14 +38,13 @@ def best_model(
     return (max if higher else min)(scored)[1]
 
 
-def tel_vs_best(groups: Groups, budget: str) -> Verdicts:
-    """Per vector task: its best baseline and each TEL variant's comparison with it (computed
-    once; the summary, the tally and the per-task tables all read this)."""
-    baselines = [m for m, f in FAMILIES.items() if not f.tel]
-    variants = [m for m, f in FAMILIES.items() if f.tel]
+def versus_best(groups: Groups, budget: str, variants: Iterable[str]) -> Verdicts:
+    """Per vector task: its best baseline (of those in ``groups``) and each of ``variants``'
+    comparison with it (computed once; the summaries, tallies and per-task tables read this)."""
+    variants = list(variants)
     verdicts: Verdicts = {}
     for task in VECTOR_TASKS:
-        best = best_model(task, groups, baselines, budget)
+        best = best_model(task, groups, BASELINES, budget)
         if best is None:
             continue
         reference = values(groups[(task, best, budget, 1)])
@@ -60,7 +63,7 @@ def tel_vs_best(groups: Groups, budget: str) -> Verdicts:
 def summary(groups: Groups, budget: str, verdicts: Verdicts) -> tuple[list[str], dict[str, int]]:
     """One line per vector task: best baseline, the default TEL and its verdict, the best TEL
     variant (chosen after the fact, so not counted), and TEL's cost relative to the GELU MLP."""
-    variants = [m for m, f in FAMILIES.items() if f.tel]
+    variants = TEL_VARIANTS
     counts = {"win": 0, "tie": 0, "loss": 0}
     lines = [
         "| task | metric | best baseline | GELU MLP | TEL (default) | TEL vs best: Δ [95% CI] | verdict "
@@ -89,10 +92,50 @@ def summary(groups: Groups, budget: str, verdicts: Verdicts) -> tuple[list[str],
     return lines, counts
 
 
-def variant_counts(verdicts: Verdicts) -> list[str]:
-    """Wins/ties/losses of every TEL variant against each task's best baseline."""
-    lines = ["| TEL variant | wins | ties | losses | tasks |", "|---|---|---|---|---|"]
-    for variant in [m for m, f in FAMILIES.items() if f.tel]:
+def thermal_summary(groups: Groups, budget: str, verdicts: Verdicts) -> list[str]:
+    """One line per vector task: best baseline, GELU MLP, every thermodynamic-layer family with
+    its verdict against the best baseline, and thermo-fd's cost relative to the GELU MLP."""
+    present = [
+        m for m in THERMAL_VARIANTS if any((t, m, budget, 1) in groups for t in VECTOR_TASKS)
+    ]
+    lines = [
+        "| task | metric | best baseline | GELU MLP | "
+        + " | ".join(present)
+        + " | thermo-fd/MLP time per step | thermo-fd/MLP activation memory |",
+        "|---|---|---|---|" + "---|" * len(present) + "---|---|",
+    ]
+    for task in VECTOR_TASKS:
+        best, comparisons = verdicts.get(task, ("", {}))
+        mlp_rows = groups.get((task, "mlp-gelu", budget, 1), [])
+        if not comparisons or not mlp_rows:
+            continue
+        t = TASKS[task]
+        cells = [
+            f"{fmt(values(groups[(task, m, budget, 1)]))} **{comparisons[m].verdict}**"
+            if m in comparisons
+            else "—"
+            for m in present
+        ]
+        fd = groups.get((task, "thermo-fd", budget, 1), [])
+        cost = (
+            f"{mean_of(fd, 'ms_per_step') / mean_of(mlp_rows, 'ms_per_step'):.1f}× "
+            f"| {mean_of(fd, 'saved_activation_mib') / mean_of(mlp_rows, 'saved_activation_mib'):.1f}×"
+            if fd
+            else "— | —"
+        )
+        lines.append(
+            f"| {task} | {t.metric} {'↑' if t.higher_is_better else '↓'} "
+            f"| {best} {fmt(values(groups[(task, best, budget, 1)]))} | {fmt(values(mlp_rows))} | "
+            + " | ".join(cells)
+            + f" | {cost} |"
+        )
+    return lines
+
+
+def variant_counts(verdicts: Verdicts, variants: Iterable[str] = TEL_VARIANTS) -> list[str]:
+    """Wins/ties/losses of every variant against each task's best baseline."""
+    lines = ["| variant | wins | ties | losses | tasks |", "|---|---|---|---|---|"]
+    for variant in variants:
         counts = {"win": 0, "tie": 0, "loss": 0}
         for _, comparisons in verdicts.values():
             if variant in comparisons:
@@ -146,7 +189,7 @@ def results_section(groups: Groups, budget: str, verdicts: Verdicts) -> list[str
         if rows_cmp:
             lines += [
                 "",
-                f"TEL variants against the best baseline (**{best}**); Δ = TEL − baseline in {t.metric}:",
+                f"Variants against the best baseline (**{best}**); Δ = variant − baseline in {t.metric}:",
                 "",
                 "| comparison | Δ mean | 95% bootstrap CI | Welch p | verdict |",
                 "|---|---|---|---|---|",

@@ -26,6 +26,7 @@ __all__ = [
     "check_out_folder",
     "config_from_args",
     "fraction",
+    "nonnegative_float",
     "nonnegative_int",
     "optional_positive_int",
     "positive_float",
@@ -92,6 +93,13 @@ def positive_float(text: str) -> float:
     value = float(_number(float, text, "a finite number > 0"))
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value:g}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    value = float(_number(float, text, "a finite number >= 0"))
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {value:g}")
     return value
 
 

@@ -27,6 +27,7 @@ from thermonn.cli.args import (
 )
 from thermonn.cli.computer import add_computer, computer
 from thermonn.cli.machines import MACHINE_COMMANDS, add_machines
+from thermonn.cli.thermal import add_thermal, thermal
 
 __all__ = ["build_parser", "main"]
 
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     add_computer(sub)
     add_machines(sub)
+    add_thermal(sub)
     return parser
 
 
@@ -264,7 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:  # --help, --version, or a usage error already printed
         return done.code if isinstance(done.code, int) else 2
     args.argv = argv
-    handlers = {"demo": _demo, "bench": _bench, "computer": computer, **MACHINE_COMMANDS}
+    handlers = {
+        "demo": _demo,
+        "bench": _bench,
+        "computer": computer,
+        "thermal": thermal,
+        **MACHINE_COMMANDS,
+    }
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError, ArithmeticError, OSError) as err:

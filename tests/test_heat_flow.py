@@ -150,3 +150,46 @@ def test_bad_input_names_the_argument():
         graph_laplacian(torch.tensor([0]), torch.tensor([0]), 1.0, 2)
     with pytest.raises(ValueError, match="spacing"):
         PeriodicLattice((4,)).laplacian(0.0)
+
+
+def test_explicit_steps_follow_forward_euler_and_refuse_unstable_steps():
+    n, h, d = 32, 1.0, 1.0
+    lap = PeriodicLattice((n,)).laplacian(h)
+    lam_max = 4 / h**2  # the ring's highest mode, k = π/h
+    limit = 2 / (d * lam_max)
+    flow = HeatFlow(lap, d, dt=0.4, method="explicit")
+    out = integrate(flow, _mode(n, 3)[None], steps=25)
+    lam = 2 - 2 * math.cos(2 * math.pi * 3 / n)
+    amplitude = float(out.final[0] @ _mode(n, 3)) / float(_mode(n, 3) @ _mode(n, 3))
+    assert amplitude == pytest.approx((1 - 0.4 * d * lam) ** 25, rel=1e-10)
+    HeatFlow(lap, d, dt=limit, method="explicit")  # at the limit: allowed
+    with pytest.raises(ValueError, match=r"dt: explicit .* dt <= 2/lambda_max = 0\.5\b"):
+        HeatFlow(lap, d, dt=limit * 1.01, method="explicit")
+    # a 2-D grid: λ_max = 8/h², the limit h²/4D; capacities scale it
+    grid = PeriodicLattice((6, 6)).laplacian(0.5)
+    with pytest.raises(ValueError, match=r"0\.03125"):
+        HeatFlow(grid, 2.0, dt=0.04, method="explicit")
+    with pytest.raises(ValueError, match=r"0\.0625"):
+        HeatFlow(grid, 2.0, dt=0.07, method="explicit", capacity=torch.full((36,), 2.0))
+
+
+def test_explicit_steps_on_a_large_sparse_grid_and_between_reservoirs():
+    # 80 × 80 = 6400 nodes: past the exact eigenvalue, Gershgorin's bound (= 8 here, exact)
+    lattice = PeriodicLattice((80, 80))
+    with pytest.raises(ValueError, match=r"0\.25\b"):
+        HeatFlow(lattice.laplacian(), 1.0, dt=0.26, method="explicit")
+    flow = HeatFlow(lattice.laplacian(), 1.0, dt=0.25, method="explicit")
+    x = torch.rand(6400, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out = integrate(flow, x, steps=50)
+    assert float(out.final.sum()) == pytest.approx(float(x.sum()), rel=1e-12)
+    assert float(out.final.std()) < float(x.std())
+    # a rod between baths at 2 and 1 reaches the linear profile
+    n = 8
+    i = torch.arange(n - 1)
+    reservoir = torch.zeros(n, dtype=torch.bool)
+    reservoir[[0, -1]] = True
+    rod = HeatFlow(graph_laplacian(i, i + 1, 1.0, n), 1.0, 0.4, "explicit", reservoir=reservoir)
+    t0 = torch.ones(n, dtype=torch.float64)
+    t0[0] = 2.0
+    final = integrate(rod, t0, steps=2000).final
+    torch.testing.assert_close(final, torch.linspace(2.0, 1.0, n, dtype=torch.float64))

@@ -25,13 +25,12 @@ SMALL = [
 ]
 
 
-@pytest.mark.parametrize("method", ["exact", "implicit"])
+@pytest.mark.parametrize("method", ["exact", "implicit", "explicit"])
 def test_heat_study_meets_its_closed_forms(tmp_path, method: str) -> None:
     out = tmp_path / method
-    assert (
-        main(["thermal", "heat", *SMALL, "--method", method, "--out", str(out), "--no-progress"])
-        == 0
-    )
+    dt = ["--dt", "0.2"] if method == "explicit" else []  # forward Euler: dt ≤ 2/8 on the plate
+    argv = ["thermal", "heat", *SMALL, *dt, "--method", method, "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
     r = json.loads((out / "results.json").read_text())
     for study in ("plate", "ring"):
         assert r[study]["step_law_error"] < 1e-10
@@ -53,9 +52,10 @@ def test_heat_study_meets_its_closed_forms(tmp_path, method: str) -> None:
     [
         (["--dt", "0"], "--dt"),
         (["--coupling", "-1"], "--coupling"),
-        (["--method", "explicit"], "--method"),
+        (["--method", "euler"], "--method"),
         (["--mode", "16"], "mode"),
         (["--side", "2"], "side"),
+        (["--method", "explicit"], "dt <= 2/lambda_max = 0.25"),
     ],
 )
 def test_heat_bad_input_is_refused_before_writing(tmp_path, capsys, argv, message) -> None:

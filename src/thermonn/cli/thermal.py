@@ -44,7 +44,8 @@ def add_thermal(sub: Any) -> None:
     heat = actions.add_parser(
         "heat",
         help="heat flow on a plate, ring, rod and coupled nodes vs closed forms (plots)",
-        description="Heat flow by exact (matrix exponential) or implicit steps: Fourier-mode "
+        description="Heat flow by exact (matrix exponential), implicit (backward Euler) or "
+        "explicit (forward Euler, sparse; refused above its stable dt) steps: Fourier-mode "
         "decay on a periodic plate and a ring graph, the linear profile and Fourier current of "
         "a rod between two baths, thermally coupled nodes relaxing to their layer temperature.",
     )
@@ -78,7 +79,7 @@ def add_thermal(sub: Any) -> None:
             "coupling": nonnegative_float,
             "bath_coupling": positive_float,
         },
-        choices={"method": ["exact", "implicit"]},
+        choices={"method": ["exact", "implicit", "explicit"]},
     )
     _common(heat, "heat")
 

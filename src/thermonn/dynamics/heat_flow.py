@@ -11,7 +11,11 @@ q_ij = κ_ij (T_i − T_j) (:func:`heat_current`). :class:`HeatFlow` steps it
 
 * ``"exact"``: T ← e^{−AΔt} T, A = D C⁻¹ L (``matrix_exp``; any Δt, exact);
 * ``"implicit"``: backward Euler (I + AΔt) T_new = T (unconditionally stable, first order),
-  one LU factorisation reused by every step.
+  one LU factorisation reused by every step;
+* ``"explicit"``: forward Euler T ← T − Δt A T with A kept sparse (O(bonds) per step, the one
+  method for grids too large for a dense n × n matrix), stable only for Δt ≤ 2/λ_max(A) —
+  a larger Δt is refused with the limit in the message (λ_max exact for n ≤ 4096, else
+  Gershgorin's bound 2 max_i D·deg_i / C_i, which is safe).
 
 Reservoirs (nodes held at a fixed temperature, their rows of A zero) make the same stepper a
 network of heat baths linked by conductances; thermally coupled units relaxing to a layer
@@ -70,11 +74,51 @@ def heat_current(temperature: Tensor, i: Tensor, j: Tensor, conductance: Tensor 
     return conductance * (temperature[..., i] - temperature[..., j])
 
 
+def _coo(laplacian: Tensor) -> Tensor:
+    """The Laplacian as a coalesced float64 COO matrix, checked symmetric."""
+    lap = (laplacian if laplacian.is_sparse else laplacian.to_sparse()).double().coalesce()
+    t = lap.t().coalesce()
+    if not (torch.equal(lap.indices(), t.indices()) and torch.allclose(lap.values(), t.values())):
+        raise ValueError("laplacian: expected a symmetric matrix")
+    return lap
+
+
+def _sparse_rate(laplacian: Tensor, d: float, c: Tensor, reservoir: Tensor | None) -> Tensor:
+    """A = D C⁻¹ L as a sparse COO matrix, the rows of reservoirs zero."""
+    lap = _coo(laplacian)
+    rows = lap.indices()[0]
+    values = d * lap.values() / c[rows]
+    if reservoir is not None:
+        values = values.masked_fill(reservoir[rows], 0.0)
+    return torch.sparse_coo_tensor(
+        lap.indices(), values, lap.shape, check_invariants=False, is_coalesced=True
+    )
+
+
+def _largest_rate(laplacian: Tensor, d: float, c: Tensor, reservoir: Tensor | None) -> float:
+    """λ_max of A = D C⁻¹ L with reservoir rows zero — exact (the symmetric similar matrix
+    D C^{-1/2} L C^{-1/2} on the free nodes) for n ≤ 4096, else Gershgorin's upper bound
+    max_i 2 D L_ii / C_i (safe: never below λ_max)."""
+    free = torch.ones(len(c), dtype=torch.bool) if reservoir is None else ~reservoir
+    if not bool(free.any()):
+        return 1e-300
+    lap = _coo(laplacian)
+    if len(c) <= 4096:
+        dense = lap.to_dense()[free][:, free]
+        s = c[free].rsqrt()
+        return max(float(torch.linalg.eigvalsh(d * dense * s[:, None] * s[None, :])[-1]), 1e-300)
+    i, j = lap.indices()
+    diagonal = torch.zeros(len(c), dtype=torch.float64).index_add_(
+        0, i[i == j], lap.values()[i == j]
+    )
+    return max(float((2 * d * diagonal / c)[free].max()), 1e-300)
+
+
 @dataclass(frozen=True, eq=False)
 class HeatFlow:
     """Heat flow C_i dT_i/dt = −D (L T)_i on a network, stepped by ``dt`` with ``method``
-    "exact" (T ← e^{−AΔt} T, A = D C⁻¹ L, by ``matrix_exp``) or "implicit" (backward Euler,
-    one LU factorisation). ``capacity`` C (n,) defaults to ones (the plain heat equation);
+    "exact" (T ← e^{−AΔt} T, A = D C⁻¹ L, by ``matrix_exp``), "implicit" (backward Euler,
+    one LU factorisation) or "explicit" (forward Euler on the sparse A, Δt ≤ 2/λ_max). ``capacity`` C (n,) defaults to ones (the plain heat equation);
     nodes where ``reservoir`` is True are heat baths: their temperature never changes, and the
     network relaxes towards them (without reservoirs, towards the capacity-weighted mean,
     Σ C_i T_i being conserved). States are temperatures ``(..., n)``; everything is prepared
@@ -99,25 +143,38 @@ class HeatFlow:
             )
         d = check_float("diffusivity", self.diffusivity, above=0.0)
         dt = check_float("dt", self.dt, above=0.0)
-        dense = (self.laplacian.to_dense() if self.laplacian.is_sparse else self.laplacian).double()
-        if not torch.allclose(dense, dense.T):
-            raise ValueError("laplacian: expected a symmetric matrix")
-        n = len(dense)
+        if self.method not in ("exact", "implicit", "explicit"):
+            raise ValueError(
+                f"method: expected 'exact', 'implicit' or 'explicit', got {self.method!r}"
+            )
+        n = self.laplacian.shape[0]
         c = torch.ones(n, dtype=torch.float64) if self.capacity is None else self.capacity.double()
         if c.shape != (n,) or not bool((c > 0).all()):
             raise ValueError(f"capacity: expected {n} positive heat capacities")
+        if self.reservoir is not None and (
+            self.reservoir.shape != (n,) or self.reservoir.dtype != torch.bool
+        ):
+            raise ValueError(f"reservoir: expected a boolean mask of shape ({n},)")
+        if self.method == "explicit":  # stays sparse: O(bonds) memory and work
+            object.__setattr__(self, "_rate", _sparse_rate(self.laplacian, d, c, self.reservoir))
+            limit = 2.0 / _largest_rate(self.laplacian, d, c, self.reservoir)
+            if dt > limit:
+                raise ValueError(
+                    f"dt: explicit (forward-Euler) steps are stable for dt <= 2/lambda_max = "
+                    f"{limit:.6g}, got {dt:g}; take a smaller dt or method='exact'/'implicit'"
+                )
+            return
+        dense = (self.laplacian.to_dense() if self.laplacian.is_sparse else self.laplacian).double()
+        if not torch.allclose(dense, dense.T):
+            raise ValueError("laplacian: expected a symmetric matrix")
         rate = d * dense / c[:, None]  # A = D C⁻¹ L
         if self.reservoir is not None:
-            if self.reservoir.shape != (n,) or self.reservoir.dtype != torch.bool:
-                raise ValueError(f"reservoir: expected a boolean mask of shape ({n},)")
             rate = rate.masked_fill(self.reservoir[:, None], 0.0)  # baths do not change
         if self.method == "exact":
             object.__setattr__(self, "_propagator", torch.linalg.matrix_exp(-dt * rate).T)
-        elif self.method == "implicit":
+        else:
             eye = torch.eye(n, dtype=torch.float64)
             object.__setattr__(self, "_lu", torch.linalg.lu_factor(eye + dt * rate))
-        else:
-            raise ValueError(f"method: expected 'exact' or 'implicit', got {self.method!r}")
 
     def init(self, x0: Tensor) -> Tensor:
         if x0.shape[-1] != self.laplacian.shape[0] or not x0.is_floating_point():
@@ -134,6 +191,8 @@ class HeatFlow:
         flat = state.reshape(-1, state.shape[-1]).double()
         if self.method == "exact":
             new = flat @ self._propagator  # type: ignore[attr-defined]  # rows: (e^{−AΔt} T)ᵀ
+        elif self.method == "explicit":
+            new = flat - self.dt * (self._rate @ flat.T).T  # type: ignore[attr-defined]
         else:
             lu, pivots = self._lu  # type: ignore[attr-defined]
             new = torch.linalg.lu_solve(lu, pivots, flat.T).T

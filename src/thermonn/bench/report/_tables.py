@@ -204,7 +204,7 @@ def dropin_section(groups: Groups, budget: str) -> list[str]:
     if not tasks:
         return []
     lines = [
-        "## Drop-in studies (`thermonn.convert`)",
+        "## Drop-in studies (`thermonn.convert`; the thermal conv, RNN and attention swaps)",
         "",
         "| task | model | metric (mean ± std) | Δ vs ffn [95% CI] | Welch p | verdict | params | train ms/step | saved activations MiB |",
         "|---|---|---|---|---|---|---|---|---|",

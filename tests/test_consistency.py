@@ -9,6 +9,15 @@ from thermonn.dynamics import EulerMaruyama, Langevin, QuadraticEnergy, integrat
 from thermonn.estimators import check_equipartition, check_jarzynski, protocol_work
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # ensembles of a few thousand chains: extra intra-op threads only contend for the cores
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _well(stiffness, centre=0.0, n=2):
     return QuadraticEnergy(
         torch.diag(torch.tensor(stiffness, dtype=torch.float64).expand(n)),
@@ -144,3 +153,84 @@ def test_bad_input_names_the_argument():
         check_jarzynski(torch.zeros(1), 1.0, 0.0)
     with pytest.raises(ValueError, match="trajectory"):
         protocol_work(torch.zeros(3, 2), torch.zeros(3), lambda t: well)
+
+
+def test_centred_equipartition_is_quieter_for_a_displaced_well_and_blind_to_a_missing_force():
+    # samples of ½k(x − m)² at kT: the plain virial x k(x − m) has std ≈ m √(k kT), the centred
+    # (x − x̄) k(x − m) has std √2 kT
+    k, m, n = 4.0, 20.0, 4000
+    g = torch.Generator().manual_seed(7)
+    displaced = _well(k, centre=m, n=1)
+    x = m + torch.randn(n, 1, generator=g, dtype=torch.float64) / k**0.5
+    plain = check_equipartition(x, displaced, 1.0)
+    centred = check_equipartition(x, displaced, 1.0, centred=True)
+    assert plain.passed and centred.passed
+    assert plain.error == pytest.approx(m * k**0.5 / n**0.5, rel=0.05)
+    assert centred.error == pytest.approx(2**0.5 / n**0.5, rel=0.1)
+    assert not check_equipartition(1.2 * (x - m) + m, displaced, 1.0, centred=True).passed  # hot
+    # a constant force 0.5 the books do not hold shifts the mean by 0.5/k: ⟨∂V/∂x⟩ = −0.5
+    pushed = x + 0.5 / k
+    assert not check_equipartition(pushed, displaced, 1.0).passed
+    assert check_equipartition(pushed, displaced, 1.0, centred=True).passed
+
+
+class _DoubleWell:
+    """V = (x² − 1)²: quartic, so the midpoint heat is off by V‴Δx³/24 per step."""
+
+    @staticmethod
+    def energy(x):
+        return (x.square() - 1).square().sum(-1)
+
+    @staticmethod
+    def force(x):
+        return -4 * x * (x.square() - 1)
+
+
+def test_simpson_heat_is_exact_for_a_quartic_and_the_midpoint_rule_is_first_order():
+    from thermonn.dynamics import Energy
+    from thermonn.estimators import check_first_law, cumulative_work, stochastic_heat
+
+    class DoubleWell(Energy):
+        energy = staticmethod(_DoubleWell.energy)
+        force = staticmethod(_DoubleWell.force)
+
+    well = DoubleWell()
+    residuals = []
+    for dt in (0.01, 0.005):
+        # from the barrier top, out of equilibrium: in equilibrium the O(Δt) term of the midpoint
+        # error, Σ x̄Δx³ ≈ 6(⟨xF⟩ + kT)Δt per unit time, cancels by equipartition
+        g = torch.Generator().manual_seed(8)
+        x0 = torch.zeros(2000, 1, dtype=torch.float64)
+        path = integrate(
+            EulerMaruyama(well, Langevin(dt)), x0, steps=round(0.5 / dt), save_every=1, generator=g
+        )
+        delta_u = well.energy(path.states[-1]) - well.energy(path.states[0])
+        simpson = stochastic_heat(path.states, path.times, lambda t: well)
+        torch.testing.assert_close(simpson, delta_u, atol=1e-11, rtol=0)  # W = 0: ΔU = Q exactly
+        assert check_first_law(path.states, path.times, lambda t: well).passed
+        midpoint = check_first_law(path.states, path.times, lambda t: well, rule="midpoint")
+        residuals.append(midpoint.measured)
+        assert not midpoint.passed
+        assert float(cumulative_work(path.states, path.times, lambda t: well).abs().max()) == 0.0
+    assert residuals[0] / residuals[1] == pytest.approx(2.0, rel=0.15)  # O(Δt)
+    with pytest.raises(ValueError, match="rule"):
+        stochastic_heat(path.states, path.times, lambda t: well, rule="trapezoid")
+
+
+def test_cumulative_work_ends_at_the_protocol_work():
+    from thermonn.estimators import cumulative_work
+
+    energy_at = lambda t: _well(1.0 + t, n=1)  # noqa: E731
+    g = torch.Generator().manual_seed(9)
+    path = integrate(
+        EulerMaruyama(energy_at, Langevin(0.01)),
+        torch.randn(50, 1, generator=g, dtype=torch.float64),
+        steps=100,
+        save_every=1,
+        generator=g,
+    )
+    running = cumulative_work(path.states, path.times, energy_at)
+    assert running.shape == (101, 50) and float(running[0].abs().max()) == 0.0
+    torch.testing.assert_close(running[-1], protocol_work(path.states, path.times, energy_at))
+    # dW = ½ x² dk with dk/dt = 1: the increments are the energy's change at fixed x
+    torch.testing.assert_close(running.diff(dim=0), 0.5 * 0.01 * path.states[:-1, :, 0] ** 2)

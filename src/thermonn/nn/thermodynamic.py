@@ -100,7 +100,6 @@ class ThermalNodes(ThermalActivation):
     """
 
     state: NodeState | None
-    heat_capacity: Tensor
 
     def __init__(
         self,
@@ -137,7 +136,7 @@ class ThermalNodes(ThermalActivation):
         capacity = torch.as_tensor(heat_capacity, dtype=torch.float64).expand(n).clone()
         if not bool((capacity > 0).all()):
             raise ValueError("heat_capacity: expected positive heat capacities")
-        self.register_buffer("heat_capacity", capacity)
+        self.heat_capacity = capacity  # the coupling's arithmetic runs on the CPU in float64
         self.noise = check_float("noise", noise, at_least=0.0)
         self.track_state = check_bool("track_state", track_state)
         self.mu = nn.Parameter(torch.zeros(n)) if activation == "fermi-dirac" else None
@@ -173,6 +172,10 @@ class ThermalNodes(ThermalActivation):
 
     # -- thermal coupling -------------------------------------------------------------------
 
+    def _temperatures(self) -> Tensor:
+        """The clamped temperatures as a float64 CPU vector (the coupling's working copy)."""
+        return self.temperature.detach().double().cpu()
+
     def _laplacian(self) -> Tensor:
         """The (n + 1)-node Laplacian: the J bonds, and γ bonds from every node to the layer."""
         n = self.features
@@ -194,7 +197,7 @@ class ThermalNodes(ThermalActivation):
         return HeatFlow(self._laplacian(), 1.0, dt, "exact", capacity, reservoir)
 
     def _advance(self, flow: HeatFlow, steps: int) -> Trajectory:
-        t0 = torch.cat([self.temperature.detach().double(), torch.tensor([self.bath_temperature])])
+        t0 = torch.cat([self._temperatures(), torch.tensor([self.bath_temperature])])
         path = integrate(flow, t0, steps=steps, save_every=1)
         self._store(path.states[-1, :-1])
         return Trajectory(path.times, path.states[:, :-1])
@@ -207,7 +210,7 @@ class ThermalNodes(ThermalActivation):
 
     def temperature_rate(self) -> Tensor:
         """dT_i/dt at the current temperatures, ``(features,)``."""
-        t = torch.cat([self.temperature.detach().double(), torch.tensor([self.bath_temperature])])
+        t = torch.cat([self._temperatures(), torch.tensor([self.bath_temperature])])
         return -(self._laplacian() @ t)[:-1] / self.heat_capacity
 
     def relaxation_time(self) -> float:
@@ -240,13 +243,13 @@ class ThermalNodes(ThermalActivation):
             dt = 1.0 if math.isinf(tau) else tau / 10
         check_float("dt", dt, above=0.0)
         flow = self._flow(dt)
-        states = [self.temperature.detach().double()]
+        states = [self._temperatures()]
         rate = float(self.temperature_rate().abs().max())
         steps = 0
         while rate > tol and steps < max_steps:
             self._advance(flow, 1)
             steps += 1
-            states.append(self.temperature.detach().double())
+            states.append(self._temperatures())
             rate = float(self.temperature_rate().abs().max())
         times = torch.arange(len(states), dtype=torch.float64) * dt
         return Equilibration(

@@ -1,6 +1,7 @@
 """``thermonn`` command: maps sub-commands onto library calls (one place for all of them).
 
 Errors: a bad argument is refused while parsing; a library error (``ValueError``, ``TypeError``,
+an optional dependency that is not installed (``ImportError``, its message says how to get it),
 a missing or unreadable file, a diverged run) is turned into one line ``thermonn: error: …`` with
 exit status 2 by :func:`main` — the one place that does so.  Every sub-command validates all of
 its input before it writes anything.
@@ -275,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (ValueError, TypeError, ArithmeticError, OSError) as err:
+    except (ValueError, TypeError, ArithmeticError, OSError, ImportError) as err:
         # library errors say what was expected and what was received; show just that
         message = " ".join((str(err) or type(err).__name__).split())
         print(f"thermonn: error: {message}", file=sys.stderr)

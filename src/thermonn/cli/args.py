@@ -22,6 +22,7 @@ __all__ = [
     "Parser",
     "UsageError",
     "add_config_arguments",
+    "add_run_folder_options",
     "boolean",
     "check_out_folder",
     "config_from_args",
@@ -154,6 +155,15 @@ def check_out_folder(path: Path, option: str = "--out") -> Path:
 
 
 Config = TypeVar("Config")
+
+
+def add_run_folder_options(parser: argparse.ArgumentParser, name: str) -> None:
+    """``--out`` (default ``runs/<name>-<timestamp>``, chosen by the command) and
+    ``--no-progress``, shared by every experiment command."""
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"run folder (default: runs/{name}-<timestamp>)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def add_config_arguments(

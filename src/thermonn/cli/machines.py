@@ -15,6 +15,7 @@ from typing import Any
 
 from thermonn.cli.args import (
     add_config_arguments,
+    add_run_folder_options,
     boolean,
     check_out_folder,
     config_from_args,
@@ -26,13 +27,6 @@ from thermonn.cli.args import (
 )
 
 __all__ = ["MACHINE_COMMANDS", "add_machines"]
-
-
-def _add_common(parser: argparse.ArgumentParser, name: str) -> None:
-    parser.add_argument(
-        "--out", type=Path, default=None, help=f"run folder (default: runs/{name}-<timestamp>)"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _probability(text: str) -> float:
@@ -84,7 +78,7 @@ def add_machines(sub: Any) -> None:
         },
         choices={"sampler": sorted(SAMPLERS)},
     )
-    _add_common(ising, "ising")
+    add_run_folder_options(ising, "ising")
 
     anneal = sub.add_parser(
         "anneal",
@@ -119,7 +113,7 @@ def add_machines(sub: Any) -> None:
             "sweep": ["metropolis", "gibbs"],
         },
     )
-    _add_common(anneal, "anneal")
+    add_run_folder_options(anneal, "anneal")
 
     hopfield = sub.add_parser(
         "hopfield",
@@ -162,7 +156,7 @@ def add_machines(sub: Any) -> None:
             "seed": seed,
         },
     )
-    _add_common(hopfield, "hopfield")
+    add_run_folder_options(hopfield, "hopfield")
 
     rbm = sub.add_parser(
         "rbm",
@@ -210,7 +204,7 @@ def add_machines(sub: Any) -> None:
         },
         choices={"dataset": list(BINARY_DATASETS), "rule": ["pcd", "cd"]},
     )
-    _add_common(rbm, "rbm")
+    add_run_folder_options(rbm, "rbm")
 
 
 def _run(

@@ -15,6 +15,7 @@ from typing import Any
 
 from thermonn.cli.args import (
     add_config_arguments,
+    add_run_folder_options,
     check_out_folder,
     config_from_args,
     nonnegative_float,
@@ -24,13 +25,6 @@ from thermonn.cli.args import (
 )
 
 __all__ = ["add_thermal", "thermal"]
-
-
-def _common(parser: argparse.ArgumentParser, name: str) -> None:
-    parser.add_argument(
-        "--out", type=Path, default=None, help=f"run folder (default: runs/{name}-<timestamp>)"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def add_thermal(sub: Any) -> None:
@@ -82,7 +76,7 @@ def add_thermal(sub: Any) -> None:
         },
         choices={"method": ["exact", "implicit", "explicit"]},
     )
-    _common(heat, "heat")
+    add_run_folder_options(heat, "heat")
     _add_check(actions)
 
 
@@ -115,7 +109,7 @@ def _add_check(actions: Any) -> None:
         help="one time step per system (the engine's fine step, the machine's own) instead of "
         "the step comparisons",
     )
-    _common(check, "check")
+    add_run_folder_options(check, "check")
 
 
 def _heat(args: argparse.Namespace) -> int:

@@ -8,14 +8,7 @@ import torch
 from thermonn.dynamics import EulerMaruyama, Langevin, QuadraticEnergy, integrate
 from thermonn.estimators import check_equipartition, check_jarzynski, protocol_work
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # ensembles of a few thousand chains: extra intra-op threads only contend for the cores
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _well(stiffness, centre=0.0, n=2):

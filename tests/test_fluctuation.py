@@ -37,13 +37,7 @@ from thermonn.machines import IsingModel
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # ensembles of a few thousand chains: extra intra-op threads only contend for the cores
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _well(stiffness, centre=0.0, n=1):

@@ -2,7 +2,7 @@
 
 ``heat`` runs heat flow on a plate, a ring, a rod between baths and coupled nodes against their
 closed forms; ``check`` runs the consistency checks on the Langevin engine and the
-thermodynamic computer; ``rl`` trains the maximum-entropy agents. Each writes a run folder
+thermodynamic computer; ``rl`` trains the maximum-entropy agents over seeds. Each writes a run folder
 (``command.txt``, ``results.json``, ``report.md``, plots) and shows a progress bar.
 """
 
@@ -16,9 +16,11 @@ from typing import Any
 from thermonn.cli.args import (
     add_config_arguments,
     add_run_folder_options,
+    boolean,
     check_out_folder,
     config_from_args,
     nonnegative_float,
+    nonnegative_int,
     positive_float,
     positive_int,
     seed,
@@ -78,6 +80,7 @@ def add_thermal(sub: Any) -> None:
     )
     add_run_folder_options(heat, "heat")
     _add_check(actions)
+    _add_rl(actions)
 
 
 def _add_check(actions: Any) -> None:
@@ -110,6 +113,45 @@ def _add_check(actions: Any) -> None:
         "the step comparisons",
     )
     add_run_folder_options(check, "check")
+
+
+def _add_rl(actions: Any) -> None:
+    from thermonn.experiments.rl import RLConfig
+
+    rl = actions.add_parser(
+        "rl",
+        help="maximum-entropy RL (SAC, soft PPO) with an auto-tuned temperature, over seeds",
+        description="Train the entropy-regularised agents on a gymnasium task (the [rl] extra): "
+        "SAC for continuous actions (Pendulum-v1), soft PPO for discrete ones (CartPole-v1); "
+        "the temperature alpha tracks a target entropy unless --fixed-alpha. One run folder "
+        "per seed with checkpoints (a rerun resumes exactly), learning curves and a summary.",
+    )
+    add_config_arguments(
+        rl,
+        RLConfig,
+        {
+            "env": "gymnasium environment id",
+            "algo": "algorithm (auto: by the action space)",
+            "steps": "environment steps per seed (0: 50000 soft-ppo, 20000 sac)",
+            "seeds": "seeds",
+            "eval_every": "environment steps between evaluations",
+            "eval_episodes": "episodes per evaluation",
+            "checkpoint_every": "environment steps between checkpoints",
+            "alpha": "initial temperature alpha (default: the algorithm's)",
+            "fixed_alpha": "keep alpha fixed (no entropy target)",
+        },
+        types={
+            "steps": nonnegative_int,
+            "seeds": seed,
+            "eval_every": positive_int,
+            "eval_episodes": positive_int,
+            "checkpoint_every": positive_int,
+            "alpha": positive_float,
+            "fixed_alpha": boolean,
+        },
+        choices={"algo": ["auto", "sac", "soft-ppo"]},
+    )
+    add_run_folder_options(rl, "rl")
 
 
 def _heat(args: argparse.Namespace) -> int:
@@ -169,6 +211,29 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rl(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from thermonn.experiments.rl import RLConfig, resolve, run_rl
+
+    config = config_from_args(RLConfig, args)
+    algo, steps, _ = resolve(config)  # an unknown env or a missing gymnasium fails here
+    run_dir = check_out_folder(args.out or Path("runs") / time.strftime("rl-%Y%m%d-%H%M%S"))
+    total = steps * len(config.seeds)
+    with tqdm(total=total, desc=f"rl {algo}", unit="step", disable=args.no_progress) as bar:
+        payload = run_rl(config, run_dir, progress=bar.update, command=args.argv)
+    for s, r in payload["seeds"].items():
+        print(
+            f"seed {s}: final return {r['final_mean']:.1f} ± {r['final_std']:.1f}, alpha {r['alpha']:.4g}"
+        )
+    print(
+        f"{config.env} {algo}, {steps} steps: {payload['final_mean']:.1f} ± "
+        f"{payload['final_std']:.1f} over {len(config.seeds)} seed(s)"
+    )
+    print(f"run folder: {run_dir}")
+    return 0
+
+
 def thermal(args: argparse.Namespace) -> int:
     """Dispatch ``thermonn thermal ACTION``."""
-    return {"heat": _heat, "check": _check}[args.action](args)
+    return {"heat": _heat, "check": _check, "rl": _rl}[args.action](args)

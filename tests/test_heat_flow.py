@@ -193,3 +193,25 @@ def test_explicit_steps_on_a_large_sparse_grid_and_between_reservoirs():
     t0[0] = 2.0
     final = integrate(rod, t0, steps=2000).final
     torch.testing.assert_close(final, torch.linspace(2.0, 1.0, n, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("method", ["exact", "implicit"])
+def test_a_body_between_two_baths_settles_at_the_conductance_weighted_mean(method):
+    # node 1 (capacity C) bonded to baths 0 (T = 3) and 2 (T = 1) with conductances G1, G2:
+    # T(t) = T∞ + (T0 − T∞) e^{−t/τ}, T∞ = (G1·3 + G2·1)/(G1 + G2), τ = C/(G1 + G2)
+    g1, g2, c = 0.5, 1.5, 2.0
+    lap = graph_laplacian(torch.tensor([0, 1]), torch.tensor([1, 2]), torch.tensor([g1, g2]), 3)
+    reservoir = torch.tensor([True, False, True])
+    capacity = torch.tensor([1.0, c, 1.0], dtype=torch.float64)
+    dt = 0.01 if method == "implicit" else 0.25
+    flow = HeatFlow(lap, 1.0, dt, method, capacity=capacity, reservoir=reservoir)
+    out = integrate(
+        flow, torch.tensor([3.0, 0.0, 1.0], dtype=torch.float64), steps=400, save_every=40
+    )
+    t_inf, tau = (g1 * 3 + g2 * 1) / (g1 + g2), c / (g1 + g2)
+    expected = t_inf + (0.0 - t_inf) * torch.exp(-out.times / tau)
+    tol = 1e-12 if method == "exact" else 5e-3  # backward Euler: first order in dt
+    torch.testing.assert_close(out.states[:, 1], expected, atol=tol, rtol=0)
+    torch.testing.assert_close(
+        out.states[:, [0, 2]], torch.tensor([[3.0, 1.0]]).expand(11, 2).double()
+    )

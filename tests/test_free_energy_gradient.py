@@ -60,13 +60,34 @@ def test_groups_keep_their_own_temperatures() -> None:
     assert float(a.detach()) == pytest.approx(0.5 * (1 - 0.05 * k), rel=1e-9)
 
 
+def test_frozen_parameters_and_constant_terms_in_the_per_group_path() -> None:
+    a = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    frozen = torch.tensor(2.0, dtype=torch.float64, requires_grad=False)
+    opt = FreeEnergyGradient(
+        [{"params": [a, frozen], "temperature": 0.5}, {"params": [], "temperature": 2.0}],
+        lr=0.1,
+        temperature=1.0,
+    )
+    constant = torch.tensor(3.0, dtype=torch.float64)  # S independent of every parameter
+    opt.step(lambda: (0.5 * a**2 + frozen, constant))
+    assert float(a.detach()) == pytest.approx(1.0 - 0.1 * 1.0) and float(frozen) == 2.0
+
+
 def test_bad_input_names_the_argument() -> None:
     w = torch.zeros(2, requires_grad=True)
     with pytest.raises(ValueError, match="lr"):
         FreeEnergyGradient([w], lr=0.0, temperature=1.0)
     with pytest.raises(ValueError, match="temperature"):
         FreeEnergyGradient([w], lr=0.1, temperature=-1.0)
+    with pytest.raises(ValueError, match="temperature"):
+        FreeEnergyGradient([{"params": [w], "temperature": -3.0}], lr=0.1, temperature=1.0)
+    with pytest.raises(ValueError, match="lr"):
+        FreeEnergyGradient([{"params": [w], "lr": -3.0}], lr=0.1, temperature=1.0)
     opt = FreeEnergyGradient([w], lr=0.1, temperature=1.0)
+    opt.param_groups[0]["temperature"] = -1.0  # a schedule gone wrong is refused at the step
+    with pytest.raises(ValueError, match="temperature"):
+        opt.step(lambda: (w.sum(), w.sum()))
+    opt.param_groups[0]["temperature"] = 1.0
     with pytest.raises(ValueError, match="closure"):
         opt.step()
     with pytest.raises(ValueError, match="closure"):

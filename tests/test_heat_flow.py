@@ -163,6 +163,7 @@ def test_explicit_steps_follow_forward_euler_and_refuse_unstable_steps():
     amplitude = float(out.final[0] @ _mode(n, 3)) / float(_mode(n, 3) @ _mode(n, 3))
     assert amplitude == pytest.approx((1 - 0.4 * d * lam) ** 25, rel=1e-10)
     HeatFlow(lap, d, dt=limit, method="explicit")  # at the limit: allowed
+    HeatFlow(PeriodicLattice((10, 10)).laplacian(), d, dt=0.25, method="explicit")  # λ = 8 + ε
     with pytest.raises(ValueError, match=r"dt: explicit .* dt <= 2/lambda_max = 0\.5\b"):
         HeatFlow(lap, d, dt=limit * 1.01, method="explicit")
     # a 2-D grid: λ_max = 8/h², the limit h²/4D; capacities scale it

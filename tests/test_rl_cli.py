@@ -56,6 +56,11 @@ def test_rl_runs_every_seed_and_resumes_exactly(tmp_path, capsys) -> None:
         assert again["seeds"][s]["resumed_from"] > 0
         assert again["seeds"][s]["final_returns"] == first["seeds"][s]["final_returns"]
     assert "over 2 seed(s)" in capsys.readouterr().out
+    command = (out / "command.txt").read_text()
+    other = [a if a != "1000" else "2000" for a in argv]  # another budget: refused, no trace
+    assert main(other) == 2
+    assert "different configuration" in capsys.readouterr().err
+    assert (out / "command.txt").read_text() == command
 
 
 def test_algorithm_and_budget_follow_the_action_space() -> None:

@@ -47,6 +47,13 @@ def test_heat_study_meets_its_closed_forms(tmp_path, method: str) -> None:
     assert (out / "command.txt").read_text().startswith("thermonn thermal heat")
 
 
+def test_explicit_steps_at_the_stable_limit_are_accepted(tmp_path) -> None:
+    out = tmp_path / "limit"
+    argv = ["thermal", "heat", "--side", "10", "--ring", "12", "--mode", "1", "--steps", "4",
+            "--dt", "0.25", "--method", "explicit", "--rod", "3", "--nodes", "2"]  # fmt: skip
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [

@@ -62,12 +62,15 @@ def test_coupling_dynamics_is_the_gradient_flow_of_the_interaction_energy() -> N
     n = 5
     j = torch.rand(n, n, generator=g, dtype=torch.float64)
     j = (j + j.T) / 2 * (1 - torch.eye(n, dtype=torch.float64))
-    nodes = ThermalNodes(n, coupling=j, bath_coupling=0.3, bath_temperature=1.5, temperature=1.0)
+    c = torch.rand(n, generator=g, dtype=torch.float64) + 0.5
+    nodes = ThermalNodes(
+        n, coupling=j, bath_coupling=0.3, bath_temperature=1.5, temperature=1.0, heat_capacity=c
+    )
     with torch.no_grad():
         nodes.log_temperature.copy_(torch.rand(n, generator=g).add(0.5).log())
     t = nodes.temperature.detach().double().requires_grad_()
     (grad,) = torch.autograd.grad(thermal_interaction_energy(t, j, 0.3, 1.5), t)
-    torch.testing.assert_close(nodes.temperature_rate(), -grad)
+    torch.testing.assert_close(c * nodes.temperature_rate(), -grad)  # C dT/dt = −∇E_th
     # scalar J: the all-pairs closed form equals the matrix form
     full = 0.7 * (1 - torch.eye(n, dtype=torch.float64))
     torch.testing.assert_close(
@@ -237,6 +240,41 @@ def test_attention_at_sqrt_d_is_scaled_dot_product_attention() -> None:
     assert float(attn.last_entropy.max()) < math.log(6)
 
 
+def test_attention_masks_match_multihead_attention() -> None:
+    torch.manual_seed(1)
+    attn = ThermalAttention(8, 2)
+    mha = _mha_copy(attn)
+    x = torch.randn(3, 5, 8)
+    pad = torch.tensor([[False] * 5, [False, False, False, True, True], [False] * 4 + [True]])
+    for kpm in (pad, torch.zeros(3, 5).masked_fill(pad, -math.inf)):  # boolean and float
+        torch.testing.assert_close(
+            attn(x, key_padding_mask=kpm)[0], mha(x, x, x, key_padding_mask=pad)[0],
+            rtol=1e-5, atol=1e-6,
+        )  # fmt: skip
+    causal = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1)
+    # is_causal without a mask is the causal mask, not a hint to ignore
+    torch.testing.assert_close(attn(x, is_causal=True)[0], mha(x, x, x, attn_mask=causal)[0],
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    per_head = causal.expand(3 * 2, 5, 5)  # (batch · heads, s, s), as torch takes it
+    torch.testing.assert_close(attn(x, attn_mask=per_head)[0], mha(x, x, x, attn_mask=per_head)[0],
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    # in an encoder layer a boolean src_key_padding_mask reaches self_attn as a float mask
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    ref = layer(x, src_key_padding_mask=pad)
+    layer.self_attn = _thermal_copy(layer.self_attn)  # type: ignore[assignment]
+    torch.testing.assert_close(layer(x, src_key_padding_mask=pad), ref, rtol=1e-5, atol=1e-6)
+
+
+def _thermal_copy(mha: nn.MultiheadAttention) -> ThermalAttention:
+    attn = ThermalAttention(mha.embed_dim, mha.num_heads)
+    with torch.no_grad():
+        attn.qkv.weight.copy_(mha.in_proj_weight)
+        attn.qkv.bias.copy_(mha.in_proj_bias)
+        attn.out_proj.weight.copy_(mha.out_proj.weight)
+        attn.out_proj.bias.copy_(mha.out_proj.bias)
+    return attn
+
+
 def test_attention_replaces_an_encoder_self_attention() -> None:
     torch.manual_seed(0)
     layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=True)
@@ -279,6 +317,7 @@ def test_schedules_and_penalties_reach_every_node() -> None:
     expected = 2.0 * (0.5 / 2.0) ** (1 / 10)
     nodes = model[0].nodes
     torch.testing.assert_close(nodes.temperature, torch.full((4,), expected))
+    assert scheduler.get_last_temperature() == pytest.approx(expected)  # per-node temperatures
     learn = ThermalNodes(4, temperature=1.5)
     assert float(temperature_penalty(learn, 1.0, weight=0.1).detach()) == pytest.approx(
         0.1 * 4 * 0.5
@@ -310,6 +349,24 @@ def test_bad_input_names_the_argument() -> None:
         ThermalRNN(3, 2)(torch.zeros(2, 3))
     with pytest.raises(ValueError, match="duration"):
         ThermalNodes(2).relax(0.0)
+    with pytest.raises(ValueError, match="bath_temperature"):
+        ThermalNodes(2, bath_temperature=5000.0)  # outside the default clamp [1e-3, 1e3]
+    with pytest.raises(ValueError, match="shape"):
+        ThermalNodes(2, shape=(3,))
+    with pytest.raises(ValueError, match="heat_capacity"):
+        ThermalNodes(3, heat_capacity=torch.ones(2))
+    with pytest.raises(ValueError, match="heat_capacity"):
+        ThermalNodes(2, heat_capacity=math.inf)
+    with pytest.raises(ValueError, match="coupling"):
+        ThermalNodes(2, coupling=torch.tensor([[0.0, math.inf], [math.inf, 0.0]]))
+    with pytest.raises(ValueError, match="node_dim"):
+        ThermalNodes(4, node_dim=3)(torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="query"):
+        ThermalAttention(4, 2)(torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="attn_mask"):
+        ThermalAttention(4, 2)(torch.zeros(1, 3, 4), attn_mask=torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="key_padding_mask"):
+        ThermalAttention(4, 2)(torch.zeros(1, 3, 4), key_padding_mask=torch.zeros(1, 2).bool())
     with pytest.raises(ValueError, match="friction"):
         thermal_noise((2,), 1.0, friction=0.0)
     with pytest.raises(ValueError, match="kT"):

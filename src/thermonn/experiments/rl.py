@@ -95,12 +95,27 @@ def run_rl(
 ) -> dict[str, Any]:
     """Train every seed (resuming where a folder holds a checkpoint) and write the summary.
     ``progress`` is called with the environment steps of each finished episode."""
-    from thermonn.rl import RLResult, plot_learning_curve, train
+    from thermonn.rl import RLResult, plot_learning_curve, run_settings, train
 
     algo, steps, agent_config = resolve(config)
     run_dir = Path(run_dir)
+
+    def check() -> None:  # every seed's folder, before command.txt is written
+        for seed in config.seeds:
+            RunFolder(run_dir / f"seed-{seed}").check_config(
+                run_settings(
+                    config.env,
+                    algo,
+                    steps,
+                    seed,
+                    agent_config,
+                    config.eval_every,
+                    config.eval_episodes,
+                )
+            )
+
     results: dict[int, RLResult] = {}
-    with RunFolder(run_dir).writing(command=command):
+    with RunFolder(run_dir).writing(check=check, command=command):
         for seed in config.seeds:
             last = [0]
 

@@ -11,8 +11,8 @@ p_i = σ(−z_i/T_i) (the Fermi–Dirac law at μ = 0) has Gibbs entropy
 computed from log-probabilities (finite at |z|/T = 10⁴) — and S_i = ⟨s(z_i, T_i)⟩. The free
 energy is F_i = U_i − T_i S_i.
 
-Coupled temperatures relax by dT_i/dt = −γ(T_i − T_layer) + Σ_j J_ij (T_j − T_i), the gradient
-flow of the thermal interaction energy
+Coupled temperatures relax by C_i dT_i/dt = −γ(T_i − T_layer) + Σ_j J_ij (T_j − T_i) = −∂E_th/∂T_i
+(heat capacities C_i; a gradient flow when every C_i = 1) of the thermal interaction energy
 
 .. math::  E_\text{th} = \tfrac{\gamma}{2}\sum_i (T_i - T_\text{layer})^2
                         + \tfrac14 \sum_{i,j} J_{ij} (T_i - T_j)^2 ,

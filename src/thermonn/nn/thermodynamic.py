@@ -116,6 +116,8 @@ class ThermalNodes(ThermalActivation):
         **options: Unpack[TemperatureOptions],
     ) -> None:
         n = check_int("features", features, minimum=1)
+        if "shape" in options:
+            raise ValueError("shape: ThermalNodes has one temperature per node; pass features")
         options.setdefault("learnable", True)
         options["shape"] = (n,)
         super().__init__(**options)
@@ -133,9 +135,19 @@ class ThermalNodes(ThermalActivation):
         t0 = float(self.temperature.detach()[0])
         bath = t0 if bath_temperature is None else bath_temperature
         self.bath_temperature = check_float("bath_temperature", bath, above=0.0)
-        capacity = torch.as_tensor(heat_capacity, dtype=torch.float64).expand(n).clone()
-        if not bool((capacity > 0).all()):
-            raise ValueError("heat_capacity: expected positive heat capacities")
+        if not self.min_temperature <= self.bath_temperature <= self.max_temperature:
+            raise ValueError(
+                f"bath_temperature: expected a value in [{self.min_temperature}, "
+                f"{self.max_temperature}] (the nodes' clamp), got {self.bath_temperature}"
+            )
+        capacity = torch.as_tensor(heat_capacity, dtype=torch.float64).detach().cpu()
+        if capacity.dim() > 1 or (capacity.dim() == 1 and capacity.shape != (n,)):
+            raise ValueError(
+                f"heat_capacity: expected a number or shape ({n},), got {tuple(capacity.shape)}"
+            )
+        capacity = capacity.expand(n).clone()
+        if not bool((capacity > 0).all() and torch.isfinite(capacity).all()):
+            raise ValueError("heat_capacity: expected positive, finite heat capacities")
         self.heat_capacity = capacity  # the coupling's arithmetic runs on the CPU in float64
         self.noise = check_float("noise", noise, at_least=0.0)
         self.track_state = check_bool("track_state", track_state)
@@ -144,6 +156,10 @@ class ThermalNodes(ThermalActivation):
         self.state = None
 
     def _broadcast(self, t: Tensor, z: Tensor) -> tuple[Tensor, int]:
+        if not -z.dim() <= self.node_dim < z.dim():
+            raise ValueError(
+                f"input: node_dim {self.node_dim} is out of range for a {z.dim()}-D input"
+            )
         dim = self.node_dim % z.dim()
         if z.shape[dim] != self.features:
             raise ValueError(
@@ -197,7 +213,9 @@ class ThermalNodes(ThermalActivation):
         return HeatFlow(self._laplacian(), 1.0, dt, "exact", capacity, reservoir)
 
     def _advance(self, flow: HeatFlow, steps: int) -> Trajectory:
-        t0 = torch.cat([self._temperatures(), torch.tensor([self.bath_temperature])])
+        t0 = torch.cat(
+            [self._temperatures(), torch.tensor([self.bath_temperature], dtype=torch.float64)]
+        )
         path = integrate(flow, t0, steps=steps, save_every=1)
         self._store(path.states[-1, :-1])
         return Trajectory(path.times, path.states[:, :-1])
@@ -210,7 +228,9 @@ class ThermalNodes(ThermalActivation):
 
     def temperature_rate(self) -> Tensor:
         """dT_i/dt at the current temperatures, ``(features,)``."""
-        t = torch.cat([self._temperatures(), torch.tensor([self.bath_temperature])])
+        t = torch.cat(
+            [self._temperatures(), torch.tensor([self.bath_temperature], dtype=torch.float64)]
+        )
         return -(self._laplacian() @ t)[:-1] / self.heat_capacity
 
     def relaxation_time(self) -> float:
@@ -292,9 +312,11 @@ def _check_coupling(coupling: float | Tensor, n: int) -> float | Tensor:
             raise ValueError(
                 f"coupling: expected a number or a ({n}, {n}) matrix, got {tuple(coupling.shape)}"
             )
-        c = coupling.detach().double()
-        if not torch.allclose(c, c.T) or bool((c < 0).any()):
-            raise ValueError("coupling: expected a symmetric matrix of non-negative conductances")
+        c = coupling.detach().double().cpu()
+        if not bool(torch.isfinite(c).all()) or not torch.allclose(c, c.T) or bool((c < 0).any()):
+            raise ValueError(
+                "coupling: expected a symmetric matrix of finite, non-negative conductances"
+            )
         return c
     return check_float("coupling", coupling, at_least=0.0)
 
@@ -365,11 +387,15 @@ class ThermalAttention(nn.Module):
     interaction energy E_ij = −q_i·k_j and one temperature per head (learnable by default;
     ``temperature`` defaults to √d_head, where it equals scaled dot-product attention).
 
-    Called like :class:`torch.nn.MultiheadAttention` with ``batch_first=True`` (``attn_mask``
-    additive float or boolean True = blocked, ``key_padding_mask`` True = ignored), so it can
-    replace the ``self_attn`` of a :class:`torch.nn.TransformerEncoderLayer` (whose fused fast
-    path it does not claim: ``_qkv_same_embed_dim`` is False). ``last_entropy`` holds the
-    mean Gibbs entropy of each head's weights after a forward.
+    Called like :class:`torch.nn.MultiheadAttention` with ``batch_first=True``: ``attn_mask``
+    ``(s, s)`` or ``(batch · heads, s, s)`` and ``key_padding_mask`` ``(batch, s)``, each
+    boolean (True = blocked) or float (added to the exponent −E/T, after the temperature, so
+    no ∞ · 0 reaches the temperature's gradient); ``is_causal`` without a mask applies the
+    causal one. It can replace the ``self_attn`` of a :class:`torch.nn.TransformerEncoderLayer`
+    (whose fused fast path it does not claim: ``_qkv_same_embed_dim`` is False); in a
+    :class:`torch.nn.TransformerEncoder` built with nested tensors on (the default), set
+    ``encoder.use_nested_tensor = False``, since that path calls torch's fused kernel.
+    ``last_entropy`` holds the mean Gibbs entropy of each head's weights after a forward.
     """
 
     batch_first = True
@@ -404,6 +430,17 @@ class ThermalAttention(nn.Module):
         self.track_state = check_bool("track_state", track_state)
         self.last_entropy: Tensor | None = None
 
+    def _attn_mask(self, mask: Tensor, b: int, s: int) -> Tensor:
+        """``(s, s)`` or ``(b · heads, s, s)`` as torch takes it, broadcast to the logits."""
+        if mask.shape == (s, s):
+            return mask
+        if mask.shape == (b * self.num_heads, s, s):
+            return mask.view(b, self.num_heads, s, s)
+        raise ValueError(
+            f"attn_mask: expected shape ({s}, {s}) or ({b * self.num_heads}, {s}, {s}), "
+            f"got {tuple(mask.shape)}"
+        )
+
     def forward(
         self,
         query: Tensor,
@@ -418,24 +455,26 @@ class ThermalAttention(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         if (key is not None and key is not query) or (value is not None and value is not query):
             raise ValueError("ThermalAttention is self-attention: pass key and value as the query")
-        b, s, e = query.shape
-        if e != self.embed_dim:
+        if query.dim() != 3 or query.shape[-1] != self.embed_dim:
             raise ValueError(
                 f"query: expected (batch, seq, {self.embed_dim}), got {tuple(query.shape)}"
             )
+        b, s, e = query.shape
         q, k, v = (
             self.qkv(query).view(b, s, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         )
         energy = -q @ k.transpose(-2, -1)  # E_ij = −q_i·k_j, (b, heads, s, s)
         logits = -energy / self.head_temperature.temperature  # the Boltzmann weights' exponent
-        if attn_mask is not None:  # added to the exponent, like torch's attention
-            logits = (
-                logits.masked_fill(attn_mask, -math.inf)
-                if attn_mask.dtype == torch.bool
-                else logits + attn_mask
-            )
+        if attn_mask is None and is_causal:
+            attn_mask = torch.ones(s, s, dtype=torch.bool, device=query.device).triu(1)
+        if attn_mask is not None:  # acts on the exponent, like torch's attention
+            logits = _mask(logits, self._attn_mask(attn_mask, b, s), "attn_mask")
         if key_padding_mask is not None:
-            logits = logits.masked_fill(key_padding_mask[:, None, None, :], -math.inf)
+            if key_padding_mask.shape != (b, s):
+                raise ValueError(
+                    f"key_padding_mask: expected shape ({b}, {s}), got {tuple(key_padding_mask.shape)}"
+                )
+            logits = _mask(logits, key_padding_mask[:, None, None, :], "key_padding_mask")
         alpha = torch.softmax(logits, dim=-1)
         if self.track_state:
             with torch.no_grad():
@@ -444,6 +483,15 @@ class ThermalAttention(nn.Module):
         if not need_weights:
             return out, None
         return out, alpha.mean(1) if average_attn_weights else alpha
+
+
+def _mask(logits: Tensor, mask: Tensor, name: str) -> Tensor:
+    """A boolean mask (True = blocked) sets −∞; a float mask is added to the exponent."""
+    if mask.dtype == torch.bool:
+        return logits.masked_fill(mask, -math.inf)
+    if not mask.is_floating_point():
+        raise ValueError(f"{name}: expected a boolean or floating mask, got {mask.dtype}")
+    return logits + mask
 
 
 def couple_temperatures(

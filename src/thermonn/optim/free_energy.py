@@ -38,10 +38,21 @@ class FreeEnergyGradient(torch.optim.Optimizer):
         check_float("temperature", temperature, at_least=0.0)
         super().__init__(params, {"lr": lr, "temperature": temperature})
 
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """torch's, then the group's ``lr`` (> 0) and ``temperature`` (≥ 0) are checked."""
+        super().add_param_group(param_group)
+        try:
+            _check_group(self.param_groups[-1])
+        except (TypeError, ValueError):
+            self.param_groups.pop()
+            raise
+
     def step(self, closure: Callable[[], tuple[Tensor, Tensor]] | None = None) -> Tensor:  # type: ignore[override]
         """One update; returns F = U − T S before it (the first group's T)."""
         if closure is None:
             raise ValueError("closure: expected a callable returning (energy U, entropy S)")
+        for group in self.param_groups:  # a schedule may have changed them since
+            _check_group(group)
         self.zero_grad(set_to_none=True)
         with torch.enable_grad():
             out = closure()
@@ -50,26 +61,39 @@ class FreeEnergyGradient(torch.optim.Optimizer):
             ):
                 raise ValueError("closure: expected it to return two scalar tensors (U, S)")
             energy, entropy = out
+            free = energy - self.param_groups[0]["temperature"] * entropy
             temperatures = {float(g["temperature"]) for g in self.param_groups}
             if len(temperatures) == 1:
-                free = energy - temperatures.pop() * entropy
-                free.backward()
+                if free.requires_grad:
+                    free.backward()
             else:  # per-group temperatures: ∂U/∂w and ∂S/∂w separately
-                params = [p for g in self.param_groups for p in g["params"]]
-                du = torch.autograd.grad(energy, params, retain_graph=True, allow_unused=True)
-                ds = torch.autograd.grad(entropy, params, allow_unused=True)
+                params = [p for g in self.param_groups for p in g["params"] if p.requires_grad]
+                du, ds = _gradients(energy, params), _gradients(entropy, params)
                 k = 0
                 for g in self.param_groups:
                     for p in g["params"]:
+                        if not p.requires_grad:
+                            continue
                         u, s = du[k], ds[k]
                         p.grad = (torch.zeros_like(p) if u is None else u) - g["temperature"] * (
                             torch.zeros_like(p) if s is None else s
                         )
                         k += 1
-                free = energy - self.param_groups[0]["temperature"] * entropy
         with torch.no_grad():
             for g in self.param_groups:
                 for p in g["params"]:
                     if p.grad is not None:
                         p.add_(p.grad, alpha=-g["lr"])
         return free.detach()
+
+
+def _check_group(group: dict[str, Any]) -> None:
+    check_float("lr", group["lr"], above=0.0)
+    check_float("temperature", group["temperature"], at_least=0.0)
+
+
+def _gradients(value: Tensor, params: list[Tensor]) -> tuple[Tensor | None, ...]:
+    """∂value/∂p for each of ``params`` (None where it does not depend on p, or is constant)."""
+    if not value.requires_grad or not params:
+        return (None,) * len(params)
+    return torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)

@@ -28,6 +28,7 @@ from thermonn.rl.loop import (
     RLResult,
     evaluate,
     make_agent,
+    run_settings,
     train,
 )
 from thermonn.rl.plot import plot_learning_curve
@@ -67,6 +68,7 @@ __all__ = [
     "make_env",
     "optimal_soft_value",
     "plot_learning_curve",
+    "run_settings",
     "sample_categorical",
     "sample_tanh_gaussian",
     "soft_bellman_target",

@@ -263,15 +263,12 @@ def train(
     env, spec = make_env(env_id)
     eval_env, _ = make_env(env_id)
     agent, config = make_agent(algo, spec, config, seed, total_steps=steps)
-    settings = {
-        "env_id": env_id, "algo": algo, "steps": steps, "seed": seed, "eval_every": eval_every,
-        "eval_episodes": eval_episodes, "config": asdict(config),
-    }  # fmt: skip
+    settings = run_settings(env_id, algo, steps, seed, config, eval_every, eval_episodes)
     if out_dir is None:
         return _run(agent, env, eval_env, spec, settings, config, None, checkpoint_every,
                     progress, on_episode)  # fmt: skip
     folder = RunFolder(out_dir)
-    check = _json_roundtrip(settings)
+    check = _json_roundtrip(settings)  # what config.json holds
     with folder.writing(check=lambda: folder.check_config(check), command=command):
         folder.write_json("config.json", check)
         result = _run(agent, env, eval_env, spec, settings, config, folder.path,
@@ -287,6 +284,30 @@ def train(
         result.files = {name: str(folder.path / name) for name in names}
         atomic_write_json(folder.path / "results.json", result.summary())
         return result
+
+
+def run_settings(
+    env_id: str,
+    algo: str,
+    steps: int,
+    seed: int,
+    config: SACConfig | SoftPPOConfig,
+    eval_every: int | None,
+    eval_episodes: int,
+) -> dict[str, Any]:
+    """What a run folder's ``config.json`` records (as it reads back from JSON): a folder
+    holding other settings is refused by :func:`train`."""
+    return _json_roundtrip(
+        {
+            "env_id": env_id,
+            "algo": algo,
+            "steps": steps,
+            "seed": seed,
+            "eval_every": eval_every,
+            "eval_episodes": eval_episodes,
+            "config": asdict(config),
+        }
+    )
 
 
 def _json_roundtrip(data: dict[str, Any]) -> dict[str, Any]:

@@ -44,14 +44,15 @@ class TemperatureScheduler:
         value = float(self.schedule(float(self.t)))
         for m in self.targets:
             m.set_temperature(value)
+        self._last = value
 
     def step(self) -> None:
         self.t += 1
         self._apply()
 
     def get_last_temperature(self) -> float:
-        """kT set at the current step."""
-        return float(self.targets[0].temperature.detach())
+        """kT set at the current step (every temperature of every target, per-channel ones too)."""
+        return self._last
 
     def state_dict(self) -> dict[str, int]:
         return {"t": self.t}

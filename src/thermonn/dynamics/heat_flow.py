@@ -83,9 +83,8 @@ def _coo(laplacian: Tensor) -> Tensor:
     return lap
 
 
-def _sparse_rate(laplacian: Tensor, d: float, c: Tensor, reservoir: Tensor | None) -> Tensor:
-    """A = D C⁻¹ L as a sparse COO matrix, the rows of reservoirs zero."""
-    lap = _coo(laplacian)
+def _sparse_rate(lap: Tensor, d: float, c: Tensor, reservoir: Tensor | None) -> Tensor:
+    """A = D C⁻¹ L (``lap`` from :func:`_coo`) as a sparse COO matrix, reservoir rows zero."""
     rows = lap.indices()[0]
     values = d * lap.values() / c[rows]
     if reservoir is not None:
@@ -95,14 +94,13 @@ def _sparse_rate(laplacian: Tensor, d: float, c: Tensor, reservoir: Tensor | Non
     )
 
 
-def _largest_rate(laplacian: Tensor, d: float, c: Tensor, reservoir: Tensor | None) -> float:
+def _largest_rate(lap: Tensor, d: float, c: Tensor, reservoir: Tensor | None) -> float:
     """λ_max of A = D C⁻¹ L with reservoir rows zero — exact (the symmetric similar matrix
     D C^{-1/2} L C^{-1/2} on the free nodes) for n ≤ 4096, else Gershgorin's upper bound
     max_i 2 D L_ii / C_i (safe: never below λ_max)."""
     free = torch.ones(len(c), dtype=torch.bool) if reservoir is None else ~reservoir
     if not bool(free.any()):
         return 1e-300
-    lap = _coo(laplacian)
     if len(c) <= 4096:
         dense = lap.to_dense()[free][:, free]
         s = c[free].rsqrt()
@@ -156,8 +154,9 @@ class HeatFlow:
         ):
             raise ValueError(f"reservoir: expected a boolean mask of shape ({n},)")
         if self.method == "explicit":  # stays sparse: O(bonds) memory and work
-            object.__setattr__(self, "_rate", _sparse_rate(self.laplacian, d, c, self.reservoir))
-            limit = 2.0 / _largest_rate(self.laplacian, d, c, self.reservoir)
+            lap = _coo(self.laplacian)
+            object.__setattr__(self, "_rate", _sparse_rate(lap, d, c, self.reservoir))
+            limit = 2.0 / _largest_rate(lap, d, c, self.reservoir)
             if dt > limit * (1 + 1e-9):  # λ_max from eigvalsh carries round-off
                 raise ValueError(
                     f"dt: explicit (forward-Euler) steps are stable for dt <= 2/lambda_max = "

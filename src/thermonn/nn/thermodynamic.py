@@ -213,10 +213,7 @@ class ThermalNodes(ThermalActivation):
         return HeatFlow(self._laplacian(), 1.0, dt, "exact", capacity, reservoir)
 
     def _advance(self, flow: HeatFlow, steps: int) -> Trajectory:
-        t0 = torch.cat(
-            [self._temperatures(), torch.tensor([self.bath_temperature], dtype=torch.float64)]
-        )
-        path = integrate(flow, t0, steps=steps, save_every=1)
+        path = integrate(flow, self._with_bath(), steps=steps, save_every=1)
         self._store(path.states[-1, :-1])
         return Trajectory(path.times, path.states[:, :-1])
 
@@ -228,10 +225,15 @@ class ThermalNodes(ThermalActivation):
 
     def temperature_rate(self) -> Tensor:
         """dT_i/dt at the current temperatures, ``(features,)``."""
-        t = torch.cat(
-            [self._temperatures(), torch.tensor([self.bath_temperature], dtype=torch.float64)]
-        )
-        return -(self._laplacian() @ t)[:-1] / self.heat_capacity
+        return self._rate(self._laplacian())
+
+    def _rate(self, laplacian: Tensor) -> Tensor:
+        return -(laplacian @ self._with_bath())[:-1] / self.heat_capacity
+
+    def _with_bath(self) -> Tensor:
+        """The node temperatures and, last, the layer's (the reservoir node)."""
+        bath = torch.tensor([self.bath_temperature], dtype=torch.float64)
+        return torch.cat([self._temperatures(), bath])
 
     def relaxation_time(self) -> float:
         """The slowest time constant of the coupling, 1/λ for the smallest non-zero eigenvalue
@@ -262,15 +264,15 @@ class ThermalNodes(ThermalActivation):
         if dt is None:
             dt = 1.0 if math.isinf(tau) else tau / 10
         check_float("dt", dt, above=0.0)
-        flow = self._flow(dt)
+        flow, laplacian = self._flow(dt), self._laplacian()  # fixed while relaxing
         states = [self._temperatures()]
-        rate = float(self.temperature_rate().abs().max())
+        rate = float(self._rate(laplacian).abs().max())
         steps = 0
         while rate > tol and steps < max_steps:
             self._advance(flow, 1)
             steps += 1
             states.append(self._temperatures())
-            rate = float(self.temperature_rate().abs().max())
+            rate = float(self._rate(laplacian).abs().max())
         times = torch.arange(len(states), dtype=torch.float64) * dt
         return Equilibration(
             steps * dt, steps, rate <= tol, rate, Trajectory(times, torch.stack(states))

@@ -80,11 +80,9 @@ def write_report(out: Path, *, budget: str = "default") -> Path:
             *_tables.variant_counts(thermal, _tables.THERMAL_VARIANTS),
             "",
         ]
-    merged = {
-        task: (best, {**verdicts.get(task, (best, {}))[1], **c})
-        for task, (best, c) in thermal.items()
-    }
-    merged = {**verdicts, **merged}
+    merged = dict(verdicts)  # per task: TEL's and the thermal layers' comparisons together
+    for task, (best, comparisons) in thermal.items():
+        merged[task] = (best, {**verdicts.get(task, (best, {}))[1], **comparisons})
     statuses: dict[str, int] = defaultdict(int)
     for r in rows:
         statuses[r["status"]] += 1

@@ -16,6 +16,15 @@ from thermonn.dynamics.executor import run_chunked
 from thermonn.dynamics.heat_flow import HeatFlow, graph_laplacian, heat_current
 from thermonn.dynamics.integrate import Stepper, Trajectory, integrate
 from thermonn.dynamics.langevin import EMState, EulerMaruyama, Langevin, temperature_at
+from thermonn.dynamics.ou import (
+    ExactOU,
+    Gaussian,
+    OUProcess,
+    OUState,
+    Transition,
+    ou_log_prob,
+    ou_transition,
+)
 from thermonn.dynamics.spins import BlockGibbs, Metropolis, SpinEnergy, SpinSweep, SweepPlan
 from thermonn.dynamics.tempering import ParallelTempering, TemperingState
 
@@ -27,9 +36,13 @@ __all__ = [
     "EMState",
     "Energy",
     "EulerMaruyama",
+    "ExactOU",
+    "Gaussian",
     "HeatFlow",
     "Langevin",
     "Metropolis",
+    "OUProcess",
+    "OUState",
     "ParallelTempering",
     "QuadraticEnergy",
     "SpinEnergy",
@@ -39,6 +52,7 @@ __all__ = [
     "SwendsenWang",
     "TemperingState",
     "Trajectory",
+    "Transition",
     "boltzmann",
     "cluster_labels",
     "graph_laplacian",
@@ -47,6 +61,8 @@ __all__ = [
     "log_partition",
     "log_path_ratio",
     "onsager_machlup_action",
+    "ou_log_prob",
+    "ou_transition",
     "run_chunked",
     "temperature_at",
     "unit_heat",

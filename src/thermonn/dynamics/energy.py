@@ -84,23 +84,29 @@ class Energy(abc.ABC):
 
 @dataclass(frozen=True, eq=False)
 class QuadraticEnergy(Energy):
-    """E(x) = ½ (x − m)ᵀ A (x − m) with a symmetric ``precision`` A ``(n, n)`` and ``mean`` m
-    (broadcastable to x): the harmonic well, and the Ornstein–Uhlenbeck process's potential.
-    At temperature kT its Boltzmann law is N(m, kT A⁻¹) for positive-definite A; A = 0 is the
-    free particle. F(x) = −(x − m) A is affine: M = −A, c = m A."""
+    """E(x) = ½ (x − m)ᵀ A (x − m) − hᵀx with a symmetric ``precision`` A ``(n, n)``, ``mean`` m
+    and an optional linear ``field`` h (both broadcastable to x): the harmonic well, and the
+    Ornstein–Uhlenbeck process's potential. At temperature kT its Boltzmann law is
+    N(m + A⁻¹h, kT A⁻¹) for positive-definite A; A = 0 is the free particle.
+    F(x) = −(x − m) A + h is affine: M = −A, c = m A + h (a field lets a device relax to
+    A⁻¹h without anyone solving for the mean)."""
 
     precision: Tensor
     mean: Tensor
+    field: Tensor | None = None
 
     def energy(self, x: Tensor) -> Tensor:
         d = x - self.mean
-        return 0.5 * (d * (d @ self.precision)).sum(-1)
+        quadratic = 0.5 * (d * (d @ self.precision)).sum(-1)
+        return quadratic if self.field is None else quadratic - (x * self.field).sum(-1)
 
     def force(self, x: Tensor) -> Tensor:
-        return (self.mean - x) @ self.precision
+        force = (self.mean - x) @ self.precision
+        return force if self.field is None else force + self.field
 
     def affine(self) -> AffineSplit:
-        return AffineSplit(-self.precision, self.mean @ self.precision)
+        offset = self.mean @ self.precision
+        return AffineSplit(-self.precision, offset if self.field is None else offset + self.field)
 
 
 def _enumerated(energy: Energy, kT: float) -> tuple[Tensor, Tensor]:

@@ -1,8 +1,9 @@
 """Overdamped Langevin dynamics and its Euler–Maruyama stepper.
 
-    dx = μ F(x, t) dt + √(2 μ kT(t)) dW,        F = −∇E,
+    dx = μ F(x, t) dt + √(2 μ kT(t)) L dW,        F = −∇E,
 
-discretised as x_{k+1} = x_k + μ F(x_k, t_k) Δt + √(2 μ kT(t_k) Δt) ξ_k with ξ_k ~ N(0, 1).
+discretised as x_{k+1} = x_k + μ F(x_k, t_k) Δt + √(2 μ kT(t_k) Δt) L ξ_k with ξ_k ~ N(0, 1).
+L is the identity unless a ``noise`` factor is given (correlated noise, diffusion 2μkT LLᵀ).
 Units whose ``mobile`` mask is False are clamped (inputs of the thermodynamic computer).
 """
 
@@ -39,11 +40,14 @@ def temperature_at(kT: float | Schedule, t: float, *, positive: bool = False) ->
 @dataclass(frozen=True, eq=False)
 class Langevin:
     """The bath and clock of overdamped Langevin dynamics: time step ``dt``, ``mobility`` μ,
-    temperature ``kT`` (a number, or a schedule t ↦ kT(t) for annealing) and an optional
-    ``mobile`` mask (broadcastable to x; False units are clamped). Validated once, here.
+    temperature ``kT`` (a number, or a schedule t ↦ kT(t) for annealing), an optional
+    ``mobile`` mask (broadcastable to x; False units are clamped) and an optional ``noise``
+    factor L ``(n, n)`` (the noise is √(2μkTΔt) L ξ: diffusion 2μkT LLᵀ instead of 2μkT I).
+    Validated once, here.
 
     Raises:
-        ValueError: non-positive ``dt`` or ``mobility``, negative ``kT``.
+        ValueError: non-positive ``dt`` or ``mobility``, negative ``kT``, a non-square or
+            non-finite ``noise`` factor.
         TypeError: ``kT`` neither a number nor a callable.
     """
 
@@ -51,12 +55,22 @@ class Langevin:
     mobility: float = 1.0
     kT: float | Schedule = 1.0
     mobile: Tensor | None = None
+    noise: Tensor | None = None
 
     def __post_init__(self) -> None:
         check_float("dt", self.dt, above=0.0)
         check_float("mobility", self.mobility, above=0.0)
         if not callable(self.kT):
             check_float("kT", self.kT, at_least=0.0)
+        factor = self.noise
+        if factor is not None and (
+            not isinstance(factor, Tensor)
+            or factor.dim() != 2
+            or factor.shape[0] != factor.shape[1]
+            or not bool(torch.isfinite(factor).all())
+        ):
+            got = tuple(factor.shape) if isinstance(factor, Tensor) else type(factor).__name__
+            raise ValueError(f"noise: expected a finite square factor L (n, n), got {got}")
 
     def temperature(self, t: float) -> float:
         """kT at time ``t``."""
@@ -121,6 +135,12 @@ class EulerMaruyama:
     def _noise_scale(self, kT: float) -> float:
         return math.sqrt(2.0 * self.langevin.mobility * kT * self.langevin.dt)
 
+    def _noise(self, buffer: Tensor, scale: float, generator: torch.Generator | None) -> Tensor:
+        """σ L ξ (σ ξ without a factor), drawn into ``buffer``."""
+        white = buffer.normal_(0.0, scale, generator=generator)
+        factor = self.langevin.noise
+        return white if factor is None else white @ factor.mT
+
     def init(self, x0: Tensor) -> EMState:
         return EMState(x0, torch.empty_like(x0))
 
@@ -133,12 +153,17 @@ class EulerMaruyama:
         if scale is None:
             scale = self._noise_scale(self.langevin.temperature(t))
         drift, split = self._drift, self._split
+        factor = self.langevin.noise
         if split is not None and x.dim() == 2:
             # (μΔt c + σξ) + x (I + μΔt M) + μΔt s φ(x): one addmm, no separate force tensor
             shift = self._shift.expand_as(x)
-            base = (
-                noise.normal_(0.0, scale, generator=generator).add_(shift) if scale > 0 else shift
-            )
+            if scale <= 0:
+                base = shift
+            elif factor is None:
+                base = noise.normal_(0.0, scale, generator=generator).add_(shift)
+            else:
+                white = noise.normal_(0.0, scale, generator=generator)
+                base = torch.addmm(shift, white, factor.mT)
             new = torch.addmm(base, x, self._propagator)
             if split.local is not None:
                 new.add_(split.local(x), alpha=drift * split.local_scale)
@@ -154,9 +179,9 @@ class EulerMaruyama:
             # x + μΔt F + √(2μkTΔt) ξ in two fused passes
             x = torch.add(x, energy.force(x), alpha=drift)
             if scale > 0.0:
-                x.add_(noise.normal_(0.0, scale, generator=generator))
+                x.add_(self._noise(noise, scale, generator))
             return EMState(x, noise)
         dx = energy.force(x).mul(drift)
         if scale > 0.0:
-            dx.add_(noise.normal_(0.0, scale, generator=generator))
+            dx.add_(self._noise(noise, scale, generator))
         return EMState(x + dx * mask.to(x.dtype), noise)  # no copy when the mask has x's dtype

@@ -1,0 +1,327 @@
+r"""Thermodynamic linear algebra: answers read off the samples of a simulated analog device.
+
+The device is d coupled cells in a bath at kT = 1 with the energy E(x) = ½xᵀAx − bᵀx of a
+symmetric positive-definite A, i.e. the Ornstein–Uhlenbeck process
+
+.. math::  dx = -(A x - b)\,dt + \sqrt{2}\,L\,dW, \qquad
+           x_\infty \sim \mathcal N\bigl(A^{-1}b,\; \Sigma\bigr),\; A\Sigma + \Sigma A = 2LL^\top
+
+(Aifer et al. 2023, "Thermodynamic linear algebra", npj Unconventional Computing 2024):
+
+* :func:`solve` — A⁻¹b is the time average of x (L = I);
+* :func:`inv` — A⁻¹ is the stationary covariance (b = 0, L = I);
+* :func:`expnegm` — e^{−A} is the lag-1 autocovariance when the noise has covariance 2A
+  (LLᵀ = A makes Σ = I, so ⟨x(t+1) x(t)ᵀ⟩ = e^{−A});
+* :func:`logdet` — ln det A = 2ΔF, the free-energy difference between the potentials ½|x|² and
+  ½xᵀAx, from the works of switching between them (Jarzynski's equality).
+
+The device is simulated by Euler–Maruyama on the shared Langevin engine: every step is one
+product with A (an ``addmm`` over the chains) — no digital solve, inverse or exponential of A
+anywhere. (thermox's ``linalg.solve`` sets its process mean with ``jnp.linalg.solve`` and then
+samples around it, so the O(d³) digital answer is inside its "thermodynamic" solve.) The one
+digital factorisation is :func:`expnegm`'s Cholesky factor of A for its correlated noise, which a
+device injects physically; it is said so there. Euler–Maruyama's bias is O(Δt·λ_max): the
+stationary covariance is (A − Δt A²/2)⁻¹ for :func:`inv`; the default Δt = 0.02/λ_max keeps it
+at 1% of the stiffest mode (the time average of :func:`solve` is unbiased at any stable Δt).
+
+Each result carries the estimate, its standard error (batch means over blocks of the run and
+over independent chains, or the Jarzynski delta method) and the :class:`DeviceCost`: physical
+time in τ, samples and modelled energy — never this computer's wall-clock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from thermonn._validation import check_float, check_int
+from thermonn.dynamics import EulerMaruyama, Langevin, QuadraticEnergy, integrate
+from thermonn.estimators.consistency import jarzynski_estimate, protocol_work
+from thermonn.linalg.device import DeviceCost, DeviceModel
+
+__all__ = ["ThermoLinalgResult", "expnegm", "inv", "logdet", "solve"]
+
+
+@dataclass(frozen=True)
+class ThermoLinalgResult:
+    """``estimate`` (the answer), ``stderr`` (its standard error, same shape), ``device`` (the
+    modelled cost) and ``dt`` (the Euler–Maruyama step the device was simulated with)."""
+
+    estimate: Tensor
+    stderr: Tensor
+    device: DeviceCost
+    dt: float
+
+
+def _check_spd(name: str, a: object) -> Tensor:
+    if not isinstance(a, Tensor) or not a.is_floating_point():
+        got = a.dtype if isinstance(a, Tensor) else type(a).__name__
+        raise TypeError(f"{name}: expected a floating-point torch.Tensor, got {got}")
+    if a.dim() != 2 or a.shape[0] != a.shape[1] or a.shape[0] == 0:
+        raise ValueError(f"{name}: expected a square matrix (d, d), got {tuple(a.shape)}")
+    if not bool(torch.isfinite(a).all()):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    scale = float(a.abs().amax())
+    if float((a - a.mT).abs().amax()) > 1e3 * torch.finfo(a.dtype).eps * max(scale, 1e-30):
+        raise ValueError(f"{name}: expected a symmetric matrix, got an asymmetric one")
+    low = float(torch.linalg.eigvalsh(a).amin())
+    if low <= 0:
+        raise ValueError(
+            f"{name}: expected a positive-definite matrix (a stable device), got an eigenvalue "
+            f"{low:.3g}"
+        )
+    return a
+
+
+def _largest_eigenvalue(a: Tensor, generator: torch.Generator | None) -> float:
+    """λ_max by 50 power iterations — products with A only, as a device controller would."""
+    v = torch.randn(a.shape[0], dtype=a.dtype, device=a.device, generator=generator)
+    for _ in range(50):
+        v = a @ v
+        v = v / v.norm()
+    return float(v @ (a @ v))
+
+
+def _couplings(a: Tensor) -> int:
+    return int((torch.triu(a, diagonal=1) != 0).sum())
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One configured device: step, record interval (in steps), its chains and its energy."""
+
+    dt: float
+    every: int
+    chains: int
+    stepper: EulerMaruyama
+
+
+def _configure(
+    a: Tensor,
+    field: Tensor | None,
+    noise: Tensor | None,
+    *,
+    interval: float,
+    chains: int,
+    dt: float | None,
+    generator: torch.Generator | None,
+) -> _Run:
+    check_float("interval", interval, above=0.0)
+    check_int("chains", chains, minimum=1)
+    if dt is None:
+        dt = 0.02 / (1.1 * _largest_eigenvalue(a, generator))
+    check_float("dt", dt, above=0.0)
+    every = max(1, math.ceil(interval / dt))
+    dt = interval / every  # an integer number of steps per recorded sample
+    zero = torch.zeros(a.shape[0], dtype=a.dtype, device=a.device)
+    energy = QuadraticEnergy(a, zero, field)
+    stepper = EulerMaruyama(energy, Langevin(dt, kT=1.0, noise=noise))
+    return _Run(dt, every, chains, stepper)
+
+
+def _record(
+    run: _Run, a: Tensor, *, samples: int, burn_in: float, generator: torch.Generator | None
+) -> Tensor:
+    """``samples`` recorded states ``(samples, chains, d)`` after ``burn_in`` (τ) from x = 0."""
+    check_int("samples", samples, minimum=2)
+    check_float("burn_in", burn_in, at_least=0.0)
+    x = torch.zeros(run.chains, a.shape[0], dtype=a.dtype, device=a.device)
+    burn_steps = math.ceil(burn_in / run.dt)
+    if burn_steps:
+        x = integrate(run.stepper, x, steps=burn_steps, generator=generator).final
+    path = integrate(
+        run.stepper, x, steps=samples * run.every, save_every=run.every, generator=generator
+    )
+    return path.states[1:]
+
+
+def _blocks(samples: Tensor, blocks: int) -> list[Tensor]:
+    """Cut ``(samples, chains, d)`` into ``blocks`` time blocks per chain: each an independent
+    estimate's data (chains are independent; blocks longer than the correlation time nearly so)."""
+    check_int("blocks", blocks, minimum=2)
+    length = len(samples) // blocks
+    if length < 2:
+        raise ValueError(f"samples: expected at least {2 * blocks} for {blocks} blocks")
+    return [
+        samples[i * length : (i + 1) * length, c]
+        for i in range(blocks)
+        for c in range(samples.shape[1])
+    ]
+
+
+def _batch_means(estimates: list[Tensor], full: Tensor) -> Tensor:
+    stacked = torch.stack(estimates)
+    return (
+        stacked.std(0) / math.sqrt(len(estimates)) if len(estimates) > 1 else torch.zeros_like(full)
+    )
+
+
+def _cost(model: DeviceModel | None, a: Tensor, run: _Run, time: float, samples: int) -> DeviceCost:
+    model = DeviceModel() if model is None else model
+    if not isinstance(model, DeviceModel):
+        raise TypeError(f"hardware: expected a DeviceModel, got {type(model).__name__}")
+    cost = model.cost(dim=a.shape[0], couplings=_couplings(a), time=time, samples=samples)
+    # chains are copies of the device run side by side: same time, energy times the chains
+    return DeviceCost(
+        cost.time, cost.seconds, cost.samples * run.chains, cost.energy_joules * run.chains
+    )
+
+
+def solve(
+    a: Tensor,
+    b: Tensor,
+    *,
+    samples: int = 10_000,
+    interval: float = 1.0,
+    burn_in: float = 0.0,
+    chains: int = 1,
+    blocks: int = 10,
+    dt: float | None = None,
+    hardware: DeviceModel | None = None,
+    generator: torch.Generator | None = None,
+) -> ThermoLinalgResult:
+    """A⁻¹b as the time average of the device relaxing in E = ½xᵀAx − bᵀx.
+
+    Args:
+        a: symmetric positive-definite ``(d, d)``.
+        b: ``(d,)``.
+        samples: readouts per chain, ``interval`` (τ) apart, after ``burn_in`` (τ) from x = 0.
+        chains: independent device runs (side by side) averaged together.
+        blocks: time blocks per chain for the batch-means standard error.
+        dt: the Euler–Maruyama step (default 0.02/λ_max, λ_max by power iteration).
+        hardware: the device cost model (default :class:`DeviceModel`).
+
+    Raises:
+        ValueError: a matrix that is not symmetric positive definite, a ``b`` of the wrong
+            shape, non-finite values, non-positive sizes or times.
+    """
+    a = _check_spd("a", a)
+    if not isinstance(b, Tensor) or b.shape != (a.shape[0],) or b.dtype != a.dtype:
+        got = f"{b.dtype} {tuple(b.shape)}" if isinstance(b, Tensor) else type(b).__name__
+        raise ValueError(f"b: expected a {a.dtype} vector of shape ({a.shape[0]},), got {got}")
+    if not bool(torch.isfinite(b).all()):
+        raise ValueError("b: expected finite values, got NaN or inf")
+    run = _configure(a, b, None, interval=interval, chains=chains, dt=dt, generator=generator)
+    xs = _record(run, a, samples=samples, burn_in=burn_in, generator=generator)
+    estimate = xs.mean((0, 1))
+    stderr = _batch_means([block.mean(0) for block in _blocks(xs, blocks)], estimate)
+    time = burn_in + samples * interval
+    return ThermoLinalgResult(estimate, stderr, _cost(hardware, a, run, time, samples), run.dt)
+
+
+def _covariance(x: Tensor, lag: int = 0) -> Tensor:
+    """⟨(x_{k+lag} − x̄)(x_k − x̄)ᵀ⟩ of samples ``(n, d)``, symmetrised."""
+    c = x - x.mean(0)
+    n = len(c) - lag
+    m = c[lag:].mT @ c[: len(c) - lag] / (n - 1 if lag == 0 else n)
+    return 0.5 * (m + m.mT)
+
+
+def _pooled_covariance(xs: Tensor, lag: int) -> Tensor:
+    return torch.stack([_covariance(xs[:, c], lag) for c in range(xs.shape[1])]).mean(0)
+
+
+def inv(
+    a: Tensor,
+    *,
+    samples: int = 10_000,
+    interval: float = 1.0,
+    burn_in: float = 0.0,
+    chains: int = 1,
+    blocks: int = 10,
+    dt: float | None = None,
+    hardware: DeviceModel | None = None,
+    generator: torch.Generator | None = None,
+) -> ThermoLinalgResult:
+    """A⁻¹ as the stationary covariance of the device in E = ½xᵀAx at kT = 1 (arguments as
+    :func:`solve`)."""
+    a = _check_spd("a", a)
+    run = _configure(a, None, None, interval=interval, chains=chains, dt=dt, generator=generator)
+    xs = _record(run, a, samples=samples, burn_in=burn_in, generator=generator)
+    estimate = _pooled_covariance(xs, 0)
+    stderr = _batch_means([_covariance(block) for block in _blocks(xs, blocks)], estimate)
+    time = burn_in + samples * interval
+    return ThermoLinalgResult(estimate, stderr, _cost(hardware, a, run, time, samples), run.dt)
+
+
+def expnegm(
+    a: Tensor,
+    *,
+    samples: int = 10_000,
+    burn_in: float = 0.0,
+    chains: int = 1,
+    blocks: int = 10,
+    dt: float | None = None,
+    hardware: DeviceModel | None = None,
+    generator: torch.Generator | None = None,
+) -> ThermoLinalgResult:
+    """e^{−A} as the lag-1 autocovariance of the device in E = ½xᵀAx driven by noise of
+    covariance 2A (then Σ = I), read out once per τ (other arguments as :func:`solve`).
+
+    The correlated noise is simulated through a Cholesky factor of A — a digital O(d³) step of
+    the simulation, not of the algorithm: a device injects its noise through the same couplings
+    it programs for A.
+    """
+    a = _check_spd("a", a)
+    factor = torch.linalg.cholesky(a)
+    run = _configure(a, None, factor, interval=1.0, chains=chains, dt=dt, generator=generator)
+    xs = _record(run, a, samples=samples, burn_in=burn_in, generator=generator)
+    estimate = _pooled_covariance(xs, 1)
+    stderr = _batch_means([_covariance(block, 1) for block in _blocks(xs, blocks)], estimate)
+    time = burn_in + samples * 1.0
+    return ThermoLinalgResult(estimate, stderr, _cost(hardware, a, run, time, samples), run.dt)
+
+
+def logdet(
+    a: Tensor,
+    *,
+    chains: int = 1000,
+    switch_time: float = 20.0,
+    dt: float | None = None,
+    hardware: DeviceModel | None = None,
+    generator: torch.Generator | None = None,
+) -> ThermoLinalgResult:
+    r"""ln det A from Jarzynski's equality: ``chains`` devices start in equilibrium in
+    E₀ = ½|x|² (uncoupled cells: x ~ N(0, I), drawn directly), switch linearly to
+    E₁ = ½xᵀAx over ``switch_time`` (τ) and record the work W = ∫ ∂_λE dλ. With kT = 1,
+
+    .. math::  \Delta F = -\ln\langle e^{-W}\rangle = \tfrac12 \ln\det A,
+
+    so the estimate is 2ΔF with twice the delta-method standard error; slower switching narrows
+    the work distribution (Jarzynski's bias ∝ its variance / chains). Samples = chains (one work
+    readout each).
+    """
+    a = _check_spd("a", a)
+    check_int("chains", chains, minimum=2)
+    check_float("switch_time", switch_time, above=0.0)
+    d = a.shape[0]
+    eye = torch.eye(d, dtype=a.dtype, device=a.device)
+    zero = torch.zeros(d, dtype=a.dtype, device=a.device)
+    if dt is None:
+        dt = 0.02 / (1.1 * max(1.0, _largest_eigenvalue(a, generator)))
+    check_float("dt", dt, above=0.0)
+    steps = math.ceil(switch_time / dt)
+    dt = switch_time / steps
+
+    def energy_at(t: float) -> QuadraticEnergy:
+        lam = min(max(t / switch_time, 0.0), 1.0)
+        return QuadraticEnergy((1.0 - lam) * eye + lam * a, zero)
+
+    stepper = EulerMaruyama(energy_at, Langevin(dt, kT=1.0))
+    x = torch.randn(chains, d, dtype=a.dtype, device=a.device, generator=generator)
+    work = torch.zeros(chains, dtype=torch.float64, device=a.device)
+    done = 0
+    while done < steps:  # the driver in chunks, so the work needs no whole-path memory
+        n = min(256, steps - done)
+        path = integrate(stepper, x, steps=n, save_every=1, t0=done * dt, generator=generator)
+        work = work + protocol_work(path.states, path.times, energy_at)
+        x, done = path.final, done + n
+    estimate = jarzynski_estimate(work, 1.0)
+    run = _Run(dt, 1, chains, stepper)
+    cost = _cost(hardware, a, run, switch_time, 1)
+    value = torch.tensor(2.0 * estimate.delta_f, dtype=a.dtype, device=a.device)
+    error = torch.tensor(2.0 * estimate.error, dtype=a.dtype, device=a.device)
+    return ThermoLinalgResult(value, error, cost, dt)

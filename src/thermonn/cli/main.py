@@ -27,6 +27,7 @@ from thermonn.cli.args import (
     seed,
 )
 from thermonn.cli.computer import add_computer, computer
+from thermonn.cli.linalg import add_linalg, linalg
 from thermonn.cli.machines import MACHINE_COMMANDS, add_machines
 from thermonn.cli.thermal import add_thermal, thermal
 
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_computer(sub)
     add_machines(sub)
     add_thermal(sub)
+    add_linalg(sub)
     return parser
 
 
@@ -272,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench": _bench,
         "computer": computer,
         "thermal": thermal,
+        "linalg": linalg,
         **MACHINE_COMMANDS,
     }
     try:

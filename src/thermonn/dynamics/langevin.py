@@ -63,14 +63,16 @@ class Langevin:
         if not callable(self.kT):
             check_float("kT", self.kT, at_least=0.0)
         factor = self.noise
+        if factor is not None and not isinstance(factor, Tensor):
+            raise TypeError(f"noise: expected a torch.Tensor factor L, got {type(factor).__name__}")
         if factor is not None and (
-            not isinstance(factor, Tensor)
-            or factor.dim() != 2
+            factor.dim() != 2
             or factor.shape[0] != factor.shape[1]
             or not bool(torch.isfinite(factor).all())
         ):
-            got = tuple(factor.shape) if isinstance(factor, Tensor) else type(factor).__name__
-            raise ValueError(f"noise: expected a finite square factor L (n, n), got {got}")
+            raise ValueError(
+                f"noise: expected a finite square factor L (n, n), got {tuple(factor.shape)}"
+            )
 
     def temperature(self, t: float) -> float:
         """kT at time ``t``."""

@@ -79,6 +79,13 @@ def _apply(matrix: Tensor, x: Tensor) -> Tensor:
     return (matrix @ x.unsqueeze(-1)).squeeze(-1)
 
 
+def _leading(m: Tensor, x: Tensor, process_batch: int) -> Tensor:
+    """``m`` ``(n, *B, d, d)`` (one matrix per leading index) viewed so it broadcasts against
+    ``x`` ``(n, *E, d)``: singleton dimensions between n and the process batch B."""
+    pad = max(0, x.dim() - 2 - process_batch)
+    return m.reshape(m.shape[0], *([1] * pad), *m.shape[1:])
+
+
 def _symmetric(m: Tensor) -> Tensor:
     return 0.5 * (m + m.mT)
 
@@ -118,7 +125,7 @@ def psd_sqrt(covariance: Tensor) -> Tensor:
 
 
 def _one_norm(m: Tensor) -> float:
-    return float(m.abs().sum(-2).amax()) if m.numel() else 0.0
+    return float(m.detach().abs().sum(-2).amax()) if m.numel() else 0.0
 
 
 def ou_transition(drift: Tensor, diffusion: Tensor, dt: float | Tensor) -> Transition:
@@ -285,6 +292,13 @@ class OUProcess:
         times ``(n,)`` the mean has a leading n."""
         x0 = _check_state("x0", x0, self)
         propagator, covariance = self.transition(t)
+        if torch.as_tensor(t).dim() == 1:  # a mean per time and start: (n, *x0 batch, d)
+            batch = self.drift.dim() - 2
+            start = (x0 - self.mean).unsqueeze(0)
+            propagator = _leading(
+                propagator, start.expand(len(propagator), *start.shape[1:]), batch
+            )
+            return Gaussian(self.mean + _apply(propagator, start), covariance)
         return Gaussian(self.mean + _apply(propagator, x0 - self.mean), covariance)
 
     def sample(
@@ -349,8 +363,11 @@ def ou_log_prob(
         factors = _cholesky("diffusion", covariances)
         rows = ((index >= start) & (index < start + len(chunk))).nonzero().squeeze(-1)
         local = index[rows] - start
-        residual = path[rows + 1] - mean - _apply(propagators[local], residual_from[rows])
-        total = total + _gaussian_log_prob(residual, factors[local]).sum(0)
+        batch = drift.dim() - 2
+        moved = residual_from[rows]
+        residual = path[rows + 1] - mean - _apply(_leading(propagators[local], moved, batch), moved)
+        factor = _leading(factors[local], moved, batch)
+        total = total + _gaussian_log_prob(residual, factor).sum(0)
     return total
 
 

@@ -41,6 +41,7 @@ from thermonn.estimators.monitors import (
     virial_temperature,
 )
 from thermonn.estimators.observables import SpinObservables, kuramoto_order, spin_observables
+from thermonn.estimators.ou_fit import OUFit, fit_ou
 from thermonn.estimators.partition import (
     LikelihoodBracket,
     PartitionEstimate,
@@ -63,6 +64,7 @@ __all__ = [
     "FreeEnergyEstimate",
     "FreeEnergyTrace",
     "LikelihoodBracket",
+    "OUFit",
     "OrderTrace",
     "PartitionEstimate",
     "SpinObservables",
@@ -81,6 +83,7 @@ __all__ = [
     "crooks_fit",
     "cumulative_work",
     "finite_size_fit",
+    "fit_ou",
     "free_energy_trace",
     "gaussian_log_density",
     "integrated_autocorrelation",

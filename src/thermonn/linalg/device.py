@@ -7,8 +7,9 @@ thermodynamic algorithm costs on it is
 
 * **physical time** t, in units of τ (burn-in plus sampling, or the switching time of a
   protocol), and t·τ seconds for a given τ;
-* **samples**: how many d-vectors were read out;
-* **energy** E = t·τ·(d·P_cell + c·P_coupling) + samples·d·E_ADC for c programmed couplings.
+* **samples**: how many readouts were taken (d-vectors, or scalars such as works);
+* **energy** E = t·τ·(d·P_cell + c·P_coupling) + samples·w·E_ADC for c programmed couplings
+  and w numbers per readout (d for a state, 1 for a scalar).
 
 The defaults of :class:`DeviceModel` are *assumptions* of the order of published analog-circuit
 figures (a µs time constant, a mW per active cell, 10 µW per coupling, 10 pJ per conversion), not
@@ -46,16 +47,20 @@ class DeviceModel:
         for name in ("cell_watts", "coupling_watts", "adc_joules"):
             check_float(name, getattr(self, name), at_least=0.0)
 
-    def cost(self, *, dim: int, couplings: int, time: float, samples: int) -> DeviceCost:
+    def cost(
+        self, *, dim: int, couplings: int, time: float, samples: int, width: int | None = None
+    ) -> DeviceCost:
         """The cost of running ``dim`` cells with ``couplings`` couplings for ``time`` (in τ)
-        and reading out ``samples`` d-vectors."""
+        and reading out ``samples`` readouts of ``width`` numbers each (default ``dim``: a
+        state vector; 1 for a scalar such as a work value)."""
         check_int("dim", dim, minimum=1)
         check_int("couplings", couplings, minimum=0)
         check_float("time", time, at_least=0.0)
         check_int("samples", samples, minimum=0)
+        width = dim if width is None else check_int("width", width, minimum=1)
         seconds = time * self.tau_seconds
         power = dim * self.cell_watts + couplings * self.coupling_watts
-        energy = seconds * power + samples * dim * self.adc_joules
+        energy = seconds * power + samples * width * self.adc_joules
         return DeviceCost(time, seconds, samples, energy)
 
 

@@ -85,6 +85,36 @@ def _largest_eigenvalue(a: Tensor, generator: torch.Generator | None) -> float:
     return float(v @ (a @ v))
 
 
+def _smallest_eigenvalue(a: Tensor, top: float, generator: torch.Generator | None) -> float:
+    """λ_min by 100 power iterations on λ_max·I − A (products with A only); an estimate from
+    above, so a burn-in set from it errs short on clustered spectra."""
+    v = torch.randn(a.shape[0], dtype=a.dtype, device=a.device, generator=generator)
+    for _ in range(100):
+        v = top * v - a @ v
+        v = v / v.norm()
+    return max(float(v @ (a @ v)), 1e-12 * top)
+
+
+def _step(a: Tensor, dt: float | None, top: float) -> float:
+    """The Euler–Maruyama step: 0.02/(1.1 λ_max) by default; a given one must be stable."""
+    if dt is None:
+        return 0.02 / (1.1 * top)
+    check_float("dt", dt, above=0.0)
+    if dt * top >= 2.0:
+        raise ValueError(
+            f"dt: expected a stable Euler–Maruyama step dt < 2/λ_max = {2.0 / top:.4g}, got {dt:g}"
+        )
+    return dt
+
+
+def _check_hardware(hardware: object) -> DeviceModel:
+    if hardware is None:
+        return DeviceModel()
+    if not isinstance(hardware, DeviceModel):
+        raise TypeError(f"hardware: expected a DeviceModel, got {type(hardware).__name__}")
+    return hardware
+
+
 def _couplings(a: Tensor) -> int:
     return int((torch.triu(a, diagonal=1) != 0).sum())
 
@@ -97,6 +127,7 @@ class _Run:
     every: int
     chains: int
     stepper: EulerMaruyama
+    burn_in: float
 
 
 def _configure(
@@ -104,30 +135,39 @@ def _configure(
     field: Tensor | None,
     noise: Tensor | None,
     *,
+    samples: int,
+    blocks: int,
     interval: float,
+    burn_in: float | None,
     chains: int,
     dt: float | None,
     generator: torch.Generator | None,
 ) -> _Run:
+    """Check every run option (before anything is simulated) and build the device."""
+    check_int("samples", samples, minimum=2)
+    check_int("blocks", blocks, minimum=2)
+    if samples < 2 * blocks:
+        raise ValueError(
+            f"samples: expected at least {2 * blocks} for {blocks} blocks, got {samples}"
+        )
     check_float("interval", interval, above=0.0)
     check_int("chains", chains, minimum=1)
-    if dt is None:
-        dt = 0.02 / (1.1 * _largest_eigenvalue(a, generator))
-    check_float("dt", dt, above=0.0)
-    every = max(1, math.ceil(interval / dt))
+    top = 1.1 * _largest_eigenvalue(a, generator)
+    dt = _step(a, dt, top / 1.1)
+    if burn_in is None:  # five slowest relaxation times
+        burn_in = 5.0 / _smallest_eigenvalue(a, top, generator)
+    check_float("burn_in", burn_in, at_least=0.0)
+    every = max(1, math.ceil(interval / dt - 1e-9))
     dt = interval / every  # an integer number of steps per recorded sample
     zero = torch.zeros(a.shape[0], dtype=a.dtype, device=a.device)
     energy = QuadraticEnergy(a, zero, field)
     stepper = EulerMaruyama(energy, Langevin(dt, kT=1.0, noise=noise))
-    return _Run(dt, every, chains, stepper)
+    return _Run(dt, every, chains, stepper, burn_in)
 
 
-def _record(
-    run: _Run, a: Tensor, *, samples: int, burn_in: float, generator: torch.Generator | None
-) -> Tensor:
-    """``samples`` recorded states ``(samples, chains, d)`` after ``burn_in`` (τ) from x = 0."""
-    check_int("samples", samples, minimum=2)
-    check_float("burn_in", burn_in, at_least=0.0)
+def _record(run: _Run, a: Tensor, *, samples: int, generator: torch.Generator | None) -> Tensor:
+    """``samples`` recorded states ``(samples, chains, d)`` after the burn-in from x = 0."""
+    burn_in = run.burn_in
     x = torch.zeros(run.chains, a.shape[0], dtype=a.dtype, device=a.device)
     burn_steps = math.ceil(burn_in / run.dt)
     if burn_steps:
@@ -141,10 +181,7 @@ def _record(
 def _blocks(samples: Tensor, blocks: int) -> list[Tensor]:
     """Cut ``(samples, chains, d)`` into ``blocks`` time blocks per chain: each an independent
     estimate's data (chains are independent; blocks longer than the correlation time nearly so)."""
-    check_int("blocks", blocks, minimum=2)
     length = len(samples) // blocks
-    if length < 2:
-        raise ValueError(f"samples: expected at least {2 * blocks} for {blocks} blocks")
     return [
         samples[i * length : (i + 1) * length, c]
         for i in range(blocks)
@@ -159,11 +196,12 @@ def _batch_means(estimates: list[Tensor], full: Tensor) -> Tensor:
     )
 
 
-def _cost(model: DeviceModel | None, a: Tensor, run: _Run, time: float, samples: int) -> DeviceCost:
-    model = DeviceModel() if model is None else model
-    if not isinstance(model, DeviceModel):
-        raise TypeError(f"hardware: expected a DeviceModel, got {type(model).__name__}")
-    cost = model.cost(dim=a.shape[0], couplings=_couplings(a), time=time, samples=samples)
+def _cost(
+    model: DeviceModel, a: Tensor, run: _Run, time: float, samples: int, width: int | None = None
+) -> DeviceCost:
+    cost = model.cost(
+        dim=a.shape[0], couplings=_couplings(a), time=time, samples=samples, width=width
+    )
     # chains are copies of the device run side by side: same time, energy times the chains
     return DeviceCost(
         cost.time, cost.seconds, cost.samples * run.chains, cost.energy_joules * run.chains
@@ -176,7 +214,7 @@ def solve(
     *,
     samples: int = 10_000,
     interval: float = 1.0,
-    burn_in: float = 0.0,
+    burn_in: float | None = None,
     chains: int = 1,
     blocks: int = 10,
     dt: float | None = None,
@@ -188,10 +226,14 @@ def solve(
     Args:
         a: symmetric positive-definite ``(d, d)``.
         b: ``(d,)``.
-        samples: readouts per chain, ``interval`` (τ) apart, after ``burn_in`` (τ) from x = 0.
+        samples: readouts per chain, ``interval`` (τ) apart, after ``burn_in`` (τ) from x = 0
+            (default ``None``: five slowest relaxation times, 5/λ_min with λ_min estimated by
+            power iteration — products with A only; 0 as in thermox leaves the start-up
+            transient in the average).
         chains: independent device runs (side by side) averaged together.
         blocks: time blocks per chain for the batch-means standard error.
-        dt: the Euler–Maruyama step (default 0.02/λ_max, λ_max by power iteration).
+        dt: the Euler–Maruyama step (default 0.02/λ_max, λ_max by power iteration); a step
+            at or above the stability limit 2/λ_max is refused.
         hardware: the device cost model (default :class:`DeviceModel`).
 
     Raises:
@@ -199,17 +241,24 @@ def solve(
             shape, non-finite values, non-positive sizes or times.
     """
     a = _check_spd("a", a)
-    if not isinstance(b, Tensor) or b.shape != (a.shape[0],) or b.dtype != a.dtype:
-        got = f"{b.dtype} {tuple(b.shape)}" if isinstance(b, Tensor) else type(b).__name__
-        raise ValueError(f"b: expected a {a.dtype} vector of shape ({a.shape[0]},), got {got}")
+    if not isinstance(b, Tensor):
+        raise TypeError(f"b: expected a torch.Tensor, got {type(b).__name__}")
+    if b.shape != (a.shape[0],) or b.dtype != a.dtype:
+        raise ValueError(
+            f"b: expected a {a.dtype} vector of shape ({a.shape[0]},), got {b.dtype} {tuple(b.shape)}"
+        )
     if not bool(torch.isfinite(b).all()):
         raise ValueError("b: expected finite values, got NaN or inf")
-    run = _configure(a, b, None, interval=interval, chains=chains, dt=dt, generator=generator)
-    xs = _record(run, a, samples=samples, burn_in=burn_in, generator=generator)
+    model = _check_hardware(hardware)
+    run = _configure(
+        a, b, None, samples=samples, blocks=blocks, interval=interval, burn_in=burn_in,
+        chains=chains, dt=dt, generator=generator,
+    )  # fmt: skip
+    xs = _record(run, a, samples=samples, generator=generator)
     estimate = xs.mean((0, 1))
     stderr = _batch_means([block.mean(0) for block in _blocks(xs, blocks)], estimate)
-    time = burn_in + samples * interval
-    return ThermoLinalgResult(estimate, stderr, _cost(hardware, a, run, time, samples), run.dt)
+    time = run.burn_in + samples * interval
+    return ThermoLinalgResult(estimate, stderr, _cost(model, a, run, time, samples), run.dt)
 
 
 def _covariance(x: Tensor, lag: int = 0) -> Tensor:
@@ -229,7 +278,7 @@ def inv(
     *,
     samples: int = 10_000,
     interval: float = 1.0,
-    burn_in: float = 0.0,
+    burn_in: float | None = None,
     chains: int = 1,
     blocks: int = 10,
     dt: float | None = None,
@@ -239,19 +288,23 @@ def inv(
     """A⁻¹ as the stationary covariance of the device in E = ½xᵀAx at kT = 1 (arguments as
     :func:`solve`)."""
     a = _check_spd("a", a)
-    run = _configure(a, None, None, interval=interval, chains=chains, dt=dt, generator=generator)
-    xs = _record(run, a, samples=samples, burn_in=burn_in, generator=generator)
+    model = _check_hardware(hardware)
+    run = _configure(
+        a, None, None, samples=samples, blocks=blocks, interval=interval, burn_in=burn_in,
+        chains=chains, dt=dt, generator=generator,
+    )  # fmt: skip
+    xs = _record(run, a, samples=samples, generator=generator)
     estimate = _pooled_covariance(xs, 0)
     stderr = _batch_means([_covariance(block) for block in _blocks(xs, blocks)], estimate)
-    time = burn_in + samples * interval
-    return ThermoLinalgResult(estimate, stderr, _cost(hardware, a, run, time, samples), run.dt)
+    time = run.burn_in + samples * interval
+    return ThermoLinalgResult(estimate, stderr, _cost(model, a, run, time, samples), run.dt)
 
 
 def expnegm(
     a: Tensor,
     *,
     samples: int = 10_000,
-    burn_in: float = 0.0,
+    burn_in: float | None = None,
     chains: int = 1,
     blocks: int = 10,
     dt: float | None = None,
@@ -266,13 +319,17 @@ def expnegm(
     it programs for A.
     """
     a = _check_spd("a", a)
+    model = _check_hardware(hardware)
     factor = torch.linalg.cholesky(a)
-    run = _configure(a, None, factor, interval=1.0, chains=chains, dt=dt, generator=generator)
-    xs = _record(run, a, samples=samples, burn_in=burn_in, generator=generator)
+    run = _configure(
+        a, None, factor, samples=samples, blocks=blocks, interval=1.0, burn_in=burn_in,
+        chains=chains, dt=dt, generator=generator,
+    )  # fmt: skip
+    xs = _record(run, a, samples=samples, generator=generator)
     estimate = _pooled_covariance(xs, 1)
     stderr = _batch_means([_covariance(block, 1) for block in _blocks(xs, blocks)], estimate)
-    time = burn_in + samples * 1.0
-    return ThermoLinalgResult(estimate, stderr, _cost(hardware, a, run, time, samples), run.dt)
+    time = run.burn_in + samples * 1.0
+    return ThermoLinalgResult(estimate, stderr, _cost(model, a, run, time, samples), run.dt)
 
 
 def logdet(
@@ -295,14 +352,13 @@ def logdet(
     readout each).
     """
     a = _check_spd("a", a)
+    model = _check_hardware(hardware)
     check_int("chains", chains, minimum=2)
     check_float("switch_time", switch_time, above=0.0)
     d = a.shape[0]
     eye = torch.eye(d, dtype=a.dtype, device=a.device)
     zero = torch.zeros(d, dtype=a.dtype, device=a.device)
-    if dt is None:
-        dt = 0.02 / (1.1 * max(1.0, _largest_eigenvalue(a, generator)))
-    check_float("dt", dt, above=0.0)
+    dt = _step(a, dt, max(1.0, _largest_eigenvalue(a, generator)))  # E₀ has λ = 1
     steps = math.ceil(switch_time / dt)
     dt = switch_time / steps
 
@@ -320,8 +376,8 @@ def logdet(
         work = work + protocol_work(path.states, path.times, energy_at)
         x, done = path.final, done + n
     estimate = jarzynski_estimate(work, 1.0)
-    run = _Run(dt, 1, chains, stepper)
-    cost = _cost(hardware, a, run, switch_time, 1)
+    run = _Run(dt, 1, chains, stepper, 0.0)
+    cost = _cost(model, a, run, switch_time, 1, width=1)  # one work value per chain
     value = torch.tensor(2.0 * estimate.delta_f, dtype=a.dtype, device=a.device)
     error = torch.tensor(2.0 * estimate.error, dtype=a.dtype, device=a.device)
     return ThermoLinalgResult(value, error, cost, dt)

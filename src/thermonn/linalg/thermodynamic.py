@@ -32,6 +32,7 @@ time in τ, samples and modelled energy — never this computer's wall-clock.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -208,6 +209,35 @@ def _cost(
     )
 
 
+def _read_off(
+    a: Tensor,
+    field: Tensor | None,
+    noise: Tensor | None,
+    statistic: Callable[[Tensor], Tensor],
+    *,
+    samples: int,
+    blocks: int,
+    interval: float,
+    burn_in: float | None,
+    chains: int,
+    dt: float | None,
+    hardware: DeviceModel | None,
+    generator: torch.Generator | None,
+) -> ThermoLinalgResult:
+    """Run the device, then ``statistic`` of each chain's readouts ``(samples, d)`` averaged
+    over the chains, with its batch-means standard error and the device's cost."""
+    model = _check_hardware(hardware)
+    run = _configure(
+        a, field, noise, samples=samples, blocks=blocks, interval=interval, burn_in=burn_in,
+        chains=chains, dt=dt, generator=generator,
+    )  # fmt: skip
+    xs = _record(run, a, samples=samples, generator=generator)
+    estimate = torch.stack([statistic(xs[:, c]) for c in range(chains)]).mean(0)
+    stderr = _batch_means([statistic(block) for block in _blocks(xs, blocks)], estimate)
+    time = run.burn_in + samples * interval
+    return ThermoLinalgResult(estimate, stderr, _cost(model, a, run, time, samples), run.dt)
+
+
 def solve(
     a: Tensor,
     b: Tensor,
@@ -249,16 +279,10 @@ def solve(
         )
     if not bool(torch.isfinite(b).all()):
         raise ValueError("b: expected finite values, got NaN or inf")
-    model = _check_hardware(hardware)
-    run = _configure(
-        a, b, None, samples=samples, blocks=blocks, interval=interval, burn_in=burn_in,
-        chains=chains, dt=dt, generator=generator,
+    return _read_off(
+        a, b, None, lambda x: x.mean(0), samples=samples, blocks=blocks, interval=interval,
+        burn_in=burn_in, chains=chains, dt=dt, hardware=hardware, generator=generator,
     )  # fmt: skip
-    xs = _record(run, a, samples=samples, generator=generator)
-    estimate = xs.mean((0, 1))
-    stderr = _batch_means([block.mean(0) for block in _blocks(xs, blocks)], estimate)
-    time = run.burn_in + samples * interval
-    return ThermoLinalgResult(estimate, stderr, _cost(model, a, run, time, samples), run.dt)
 
 
 def _covariance(x: Tensor, lag: int = 0) -> Tensor:
@@ -267,10 +291,6 @@ def _covariance(x: Tensor, lag: int = 0) -> Tensor:
     n = len(c) - lag
     m = c[lag:].mT @ c[: len(c) - lag] / (n - 1 if lag == 0 else n)
     return 0.5 * (m + m.mT)
-
-
-def _pooled_covariance(xs: Tensor, lag: int) -> Tensor:
-    return torch.stack([_covariance(xs[:, c], lag) for c in range(xs.shape[1])]).mean(0)
 
 
 def inv(
@@ -287,17 +307,11 @@ def inv(
 ) -> ThermoLinalgResult:
     """A⁻¹ as the stationary covariance of the device in E = ½xᵀAx at kT = 1 (arguments as
     :func:`solve`)."""
-    a = _check_spd("a", a)
-    model = _check_hardware(hardware)
-    run = _configure(
-        a, None, None, samples=samples, blocks=blocks, interval=interval, burn_in=burn_in,
-        chains=chains, dt=dt, generator=generator,
+    return _read_off(
+        _check_spd("a", a), None, None, _covariance, samples=samples, blocks=blocks,
+        interval=interval, burn_in=burn_in, chains=chains, dt=dt, hardware=hardware,
+        generator=generator,
     )  # fmt: skip
-    xs = _record(run, a, samples=samples, generator=generator)
-    estimate = _pooled_covariance(xs, 0)
-    stderr = _batch_means([_covariance(block) for block in _blocks(xs, blocks)], estimate)
-    time = run.burn_in + samples * interval
-    return ThermoLinalgResult(estimate, stderr, _cost(model, a, run, time, samples), run.dt)
 
 
 def expnegm(
@@ -319,17 +333,11 @@ def expnegm(
     it programs for A.
     """
     a = _check_spd("a", a)
-    model = _check_hardware(hardware)
-    factor = torch.linalg.cholesky(a)
-    run = _configure(
-        a, None, factor, samples=samples, blocks=blocks, interval=1.0, burn_in=burn_in,
-        chains=chains, dt=dt, generator=generator,
+    return _read_off(
+        a, None, torch.linalg.cholesky(a), lambda x: _covariance(x, 1), samples=samples,
+        blocks=blocks, interval=1.0, burn_in=burn_in, chains=chains, dt=dt, hardware=hardware,
+        generator=generator,
     )  # fmt: skip
-    xs = _record(run, a, samples=samples, generator=generator)
-    estimate = _pooled_covariance(xs, 1)
-    stderr = _batch_means([_covariance(block, 1) for block in _blocks(xs, blocks)], estimate)
-    time = run.burn_in + samples * 1.0
-    return ThermoLinalgResult(estimate, stderr, _cost(model, a, run, time, samples), run.dt)
 
 
 def logdet(

@@ -292,3 +292,15 @@ def test_step_before_a_forward_pass_is_refused():
     opt = TNGD(model)
     with pytest.raises(RuntimeError, match="forward"):
         opt.step()
+
+
+def test_a_diverged_gradient_passes_through_as_nan():
+    model, (x, y) = _classifier(), _data()
+    opt = TNGD(model, lr=0.1)
+    loss = F.cross_entropy(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    next(model.parameters()).grad[0, 0] = math.inf
+    opt.step()
+    assert not opt.last_step.converged
+    assert all(bool(torch.isnan(p).all()) for p in model.parameters())

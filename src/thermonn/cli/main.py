@@ -30,6 +30,7 @@ from thermonn.cli.computer import add_computer, computer
 from thermonn.cli.linalg import add_linalg, linalg
 from thermonn.cli.machines import MACHINE_COMMANDS, add_machines
 from thermonn.cli.thermal import add_thermal, thermal
+from thermonn.cli.tngd import add_tngd, tngd
 
 __all__ = ["build_parser", "main"]
 
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_machines(sub)
     add_thermal(sub)
     add_linalg(sub)
+    add_tngd(sub)
     return parser
 
 
@@ -275,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "computer": computer,
         "thermal": thermal,
         "linalg": linalg,
+        "tngd": tngd,
         **MACHINE_COMMANDS,
     }
     try:

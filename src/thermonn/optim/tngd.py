@@ -227,6 +227,10 @@ class TNGD(torch.optim.Optimizer):
             torch.randn(len(gradient), dtype=gradient.dtype, device=gradient.device,
                         generator=self._generator) if kappa > 0 else None
         )  # fmt: skip
+        if not (bool(torch.isfinite(g0).all()) and bool(torch.isfinite(gradient).all())):
+            # a diverged run: pass the non-finite values on (as torch's optimisers do), so the
+            # training loop sees a non-finite loss and stops, instead of a Krylov error
+            return torch.full_like(gradient, math.nan), (0, (0, 0), False)
         if solver == "dense":
             return self._dense(op, g0, gradient, t, kappa, noise)
         with torch.no_grad():

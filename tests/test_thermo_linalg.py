@@ -435,3 +435,26 @@ def test_the_default_burn_in_removes_the_start_up_bias():
     assert bias_cold < -4 * spread  # the transient: ≈ −x*/(λT) = −100/(0.2·200) = −2.5
     assert abs(bias_warm) < 4 * spread
     assert warm[0].device.time == pytest.approx(200 + 5 / 0.2, rel=0.05)
+
+
+def test_inv_error_shrinks_as_one_over_root_samples():
+    """Against Euler–Maruyama's exact stationary covariance (so the O(Δt) bias, tested above,
+    does not hide the sampling error's rate)."""
+
+    a = _spd(5, 3)
+    dt = 0.1
+    step = np.eye(5) - dt * a.numpy()
+    exact = torch.from_numpy(scipy.linalg.solve_discrete_lyapunov(step, 2 * dt * np.eye(5)))
+    sizes = [64, 256, 1024, 4096]
+    rms = []
+    for samples in sizes:
+        errors = torch.stack(
+            [
+                inv(a, samples=samples, interval=0.5, burn_in=10.0, chains=4, dt=dt,
+                    generator=_gen(2000 * k + samples)).estimate - exact
+                for k in range(6)
+            ]
+        )  # fmt: skip
+        rms.append(float(errors.square().mean().sqrt()))
+    slope = np.polyfit(np.log(sizes), np.log(rms), 1)[0]
+    assert -0.65 < slope < -0.35, (slope, rms)

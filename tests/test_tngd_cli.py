@@ -38,7 +38,7 @@ def test_a_changed_configuration_is_refused_in_the_same_folder(tmp_path, capsys)
     out = tmp_path / "run"
     base = [*FRIEDMAN, "--optimizers", "sgd", "--out", str(out), "--no-progress"]
     assert main(base) == 0
-    assert main([*base, "--damping", "0.1"]) == 2
+    assert main([*base, "--damping", "0.5"]) == 2
     assert "different configuration" in capsys.readouterr().err
 
 

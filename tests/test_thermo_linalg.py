@@ -52,11 +52,11 @@ def test_solve_agrees_with_torch_within_its_standard_error(d):
     assert result.estimate.shape == result.stderr.shape == (d,)
     assert bool((result.stderr > 0).all())
     assert bool(((result.estimate - exact).abs() <= 4 * result.stderr).all())
-    # the default step is 0.02 / (1.1 λ_max) rounded down to whole steps per readout interval
+    # the default step is 0.02 / λ_max rounded down to whole steps per readout interval
     lam = float(torch.linalg.eigvalsh(a).max())
     every = 0.5 / result.dt
     assert every == pytest.approx(round(every), abs=1e-9)
-    target = 0.02 / (1.1 * lam)
+    target = 0.02 / lam
     assert 0.5 / (0.5 / target + 1) * (1 - 1e-9) <= result.dt <= target * (1 + 1e-9)
 
 
@@ -458,3 +458,11 @@ def test_inv_error_shrinks_as_one_over_root_samples():
         rms.append(float(errors.square().mean().sqrt()))
     slope = np.polyfit(np.log(sizes), np.log(rms), 1)[0]
     assert -0.65 < slope < -0.35, (slope, rms)
+
+
+def test_a_step_just_above_the_exact_stability_limit_is_refused():
+    a = _spd(6, 4)
+    top = float(torch.linalg.eigvalsh(a).max())
+    with pytest.raises(ValueError, match="dt"):
+        inv(a, samples=40, dt=2.0005 / top, interval=4.001 / top)
+    inv(a, samples=40, dt=1.9 / top, interval=1.9 / top, generator=_gen(0))  # accepted

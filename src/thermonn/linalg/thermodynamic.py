@@ -18,9 +18,10 @@ symmetric positive-definite A, i.e. the Ornstein–Uhlenbeck process
 The device is simulated by Euler–Maruyama on the shared Langevin engine: every step is one
 product with A (an ``addmm`` over the chains) — no digital solve, inverse or exponential of A
 anywhere. (thermox's ``linalg.solve`` sets its process mean with ``jnp.linalg.solve`` and then
-samples around it, so the O(d³) digital answer is inside its "thermodynamic" solve.) The one
-digital factorisation is :func:`expnegm`'s Cholesky factor of A for its correlated noise, which a
-device injects physically; it is said so there. Euler–Maruyama's bias is O(Δt·λ_max): the
+samples around it, so the O(d³) digital answer is inside its "thermodynamic" solve.) Two digital
+factorisations remain around the device, neither producing the answer: the input check
+(``eigvalsh``, which also sets the default step and burn-in) and :func:`expnegm`'s Cholesky factor
+of A for its correlated noise, which a device injects physically. Euler–Maruyama's bias is O(Δt·λ_max): the
 stationary covariance is (A − Δt A²/2)⁻¹ for :func:`inv`; the default Δt = 0.02/λ_max keeps it
 at 1% of the stiffest mode (the time average of :func:`solve` is unbiased at any stable Δt).
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -57,7 +59,18 @@ class ThermoLinalgResult:
     dt: float
 
 
-def _check_spd(name: str, a: object) -> Tensor:
+class _Spd(NamedTuple):
+    """A checked symmetric positive-definite matrix and its extreme eigenvalues."""
+
+    matrix: Tensor
+    low: float
+    high: float
+
+
+def _check_spd(name: str, a: object) -> _Spd:
+    """Refuse anything but a finite symmetric positive-definite matrix. The check is digital
+    (``eigvalsh``, O(d³)): it validates the input and sets the default step (0.02/λ_max) and
+    burn-in (5/λ_min); the simulated device itself only multiplies by A."""
     if not isinstance(a, Tensor) or not a.is_floating_point():
         got = a.dtype if isinstance(a, Tensor) else type(a).__name__
         raise TypeError(f"{name}: expected a floating-point torch.Tensor, got {got}")
@@ -68,38 +81,20 @@ def _check_spd(name: str, a: object) -> Tensor:
     scale = float(a.abs().amax())
     if float((a - a.mT).abs().amax()) > 1e3 * torch.finfo(a.dtype).eps * max(scale, 1e-30):
         raise ValueError(f"{name}: expected a symmetric matrix, got an asymmetric one")
-    low = float(torch.linalg.eigvalsh(a).amin())
+    values = torch.linalg.eigvalsh(a)
+    low, high = float(values.amin()), float(values.amax())
     if low <= 0:
         raise ValueError(
             f"{name}: expected a positive-definite matrix (a stable device), got an eigenvalue "
             f"{low:.3g}"
         )
-    return a
+    return _Spd(a, low, high)
 
 
-def _largest_eigenvalue(a: Tensor, generator: torch.Generator | None) -> float:
-    """λ_max by 50 power iterations — products with A only, as a device controller would."""
-    v = torch.randn(a.shape[0], dtype=a.dtype, device=a.device, generator=generator)
-    for _ in range(50):
-        v = a @ v
-        v = v / v.norm()
-    return float(v @ (a @ v))
-
-
-def _smallest_eigenvalue(a: Tensor, top: float, generator: torch.Generator | None) -> float:
-    """λ_min by 100 power iterations on λ_max·I − A (products with A only); an estimate from
-    above, so a burn-in set from it errs short on clustered spectra."""
-    v = torch.randn(a.shape[0], dtype=a.dtype, device=a.device, generator=generator)
-    for _ in range(100):
-        v = top * v - a @ v
-        v = v / v.norm()
-    return max(float(v @ (a @ v)), 1e-12 * top)
-
-
-def _step(a: Tensor, dt: float | None, top: float) -> float:
-    """The Euler–Maruyama step: 0.02/(1.1 λ_max) by default; a given one must be stable."""
+def _step(dt: float | None, top: float) -> float:
+    """The Euler–Maruyama step: 0.02/λ_max by default; a given one must be below 2/λ_max."""
     if dt is None:
-        return 0.02 / (1.1 * top)
+        return 0.02 / top
     check_float("dt", dt, above=0.0)
     if dt * top >= 2.0:
         raise ValueError(
@@ -132,7 +127,7 @@ class _Run:
 
 
 def _configure(
-    a: Tensor,
+    spd: _Spd,
     field: Tensor | None,
     noise: Tensor | None,
     *,
@@ -153,11 +148,11 @@ def _configure(
         )
     check_float("interval", interval, above=0.0)
     check_int("chains", chains, minimum=1)
-    top = 1.1 * _largest_eigenvalue(a, generator)
-    dt = _step(a, dt, top / 1.1)
+    dt = _step(dt, spd.high)
     if burn_in is None:  # five slowest relaxation times
-        burn_in = 5.0 / _smallest_eigenvalue(a, top, generator)
+        burn_in = 5.0 / spd.low
     check_float("burn_in", burn_in, at_least=0.0)
+    a = spd.matrix
     every = max(1, math.ceil(interval / dt - 1e-9))
     dt = interval / every  # an integer number of steps per recorded sample
     zero = torch.zeros(a.shape[0], dtype=a.dtype, device=a.device)
@@ -210,7 +205,7 @@ def _cost(
 
 
 def _read_off(
-    a: Tensor,
+    spd: _Spd,
     field: Tensor | None,
     noise: Tensor | None,
     statistic: Callable[[Tensor], Tensor],
@@ -227,8 +222,9 @@ def _read_off(
     """Run the device, then ``statistic`` of each chain's readouts ``(samples, d)`` averaged
     over the chains, with its batch-means standard error and the device's cost."""
     model = _check_hardware(hardware)
+    a = spd.matrix
     run = _configure(
-        a, field, noise, samples=samples, blocks=blocks, interval=interval, burn_in=burn_in,
+        spd, field, noise, samples=samples, blocks=blocks, interval=interval, burn_in=burn_in,
         chains=chains, dt=dt, generator=generator,
     )  # fmt: skip
     xs = _record(run, a, samples=samples, generator=generator)
@@ -257,20 +253,20 @@ def solve(
         a: symmetric positive-definite ``(d, d)``.
         b: ``(d,)``.
         samples: readouts per chain, ``interval`` (τ) apart, after ``burn_in`` (τ) from x = 0
-            (default ``None``: five slowest relaxation times, 5/λ_min with λ_min estimated by
-            power iteration — products with A only; 0 as in thermox leaves the start-up
-            transient in the average).
+            (default ``None``: five slowest relaxation times, 5/λ_min; 0, as in thermox,
+            leaves the start-up transient in the average).
         chains: independent device runs (side by side) averaged together.
         blocks: time blocks per chain for the batch-means standard error.
-        dt: the Euler–Maruyama step (default 0.02/λ_max, λ_max by power iteration); a step
-            at or above the stability limit 2/λ_max is refused.
+        dt: the Euler–Maruyama step (default 0.02/λ_max); a step at or above the stability
+            limit 2/λ_max is refused.
         hardware: the device cost model (default :class:`DeviceModel`).
 
     Raises:
         ValueError: a matrix that is not symmetric positive definite, a ``b`` of the wrong
             shape, non-finite values, non-positive sizes or times.
     """
-    a = _check_spd("a", a)
+    spd = _check_spd("a", a)
+    a = spd.matrix
     if not isinstance(b, Tensor):
         raise TypeError(f"b: expected a torch.Tensor, got {type(b).__name__}")
     if b.shape != (a.shape[0],) or b.dtype != a.dtype:
@@ -279,8 +275,10 @@ def solve(
         )
     if not bool(torch.isfinite(b).all()):
         raise ValueError("b: expected finite values, got NaN or inf")
+    if b.device != a.device:
+        raise ValueError(f"b: expected a tensor on {a.device} (a's device), got {b.device}")
     return _read_off(
-        a, b, None, lambda x: x.mean(0), samples=samples, blocks=blocks, interval=interval,
+        spd, b, None, lambda x: x.mean(0), samples=samples, blocks=blocks, interval=interval,
         burn_in=burn_in, chains=chains, dt=dt, hardware=hardware, generator=generator,
     )  # fmt: skip
 
@@ -332,9 +330,9 @@ def expnegm(
     the simulation, not of the algorithm: a device injects its noise through the same couplings
     it programs for A.
     """
-    a = _check_spd("a", a)
+    spd = _check_spd("a", a)
     return _read_off(
-        a, None, torch.linalg.cholesky(a), lambda x: _covariance(x, 1), samples=samples,
+        spd, None, torch.linalg.cholesky(spd.matrix), lambda x: _covariance(x, 1), samples=samples,
         blocks=blocks, interval=1.0, burn_in=burn_in, chains=chains, dt=dt, hardware=hardware,
         generator=generator,
     )  # fmt: skip
@@ -359,14 +357,15 @@ def logdet(
     the work distribution (Jarzynski's bias ∝ its variance / chains). Samples = chains (one work
     readout each).
     """
-    a = _check_spd("a", a)
+    spd = _check_spd("a", a)
+    a = spd.matrix
     model = _check_hardware(hardware)
     check_int("chains", chains, minimum=2)
     check_float("switch_time", switch_time, above=0.0)
     d = a.shape[0]
     eye = torch.eye(d, dtype=a.dtype, device=a.device)
     zero = torch.zeros(d, dtype=a.dtype, device=a.device)
-    dt = _step(a, dt, max(1.0, _largest_eigenvalue(a, generator)))  # E₀ has λ = 1
+    dt = _step(dt, max(1.0, spd.high))  # E₀ = ½|x|² has λ = 1
     steps = math.ceil(switch_time / dt)
     dt = switch_time / steps
 

@@ -97,13 +97,14 @@ def main() -> None:
     cores = None if args.no_pin else pin_one_core()
     torch.set_num_threads(1)
     config = LinalgConfig(dim=50, samples=tuple(args.samples), seeds=tuple(args.seeds))
+    git = git_state()  # the code that runs, recorded before anything is measured
     theirs = thermox_rows(config)
     ours = sweep(config)
     result = {
         "command": "/work/main/.venv-anchors/bin/python benchmarks/linalg_vs_thermox.py",
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": cores},
         "versions": package_versions(["thermonn", "thermox", "jax", "torch"]),
-        "git": git_state(),
+        "git": git,
         "config": {"dim": config.dim, "samples": config.samples, "seeds": config.seeds},
         "thermonn": ours,
         "thermox": theirs,

@@ -553,3 +553,13 @@ def test_the_grid_driver_needs_a_stepper_with_step_to():
         generator=torch.Generator().manual_seed(0),
     )  # fmt: skip
     _assert_moments(path.final, process.conditional(x0, 1.0))
+
+
+def test_a_grid_with_a_start_time_and_a_bad_block_are_refused():
+    process = _process("normal")
+    x0 = torch.zeros(process.dim, dtype=F64)
+    grid = torch.tensor([0.0, 0.5, 1.0], dtype=F64)
+    with pytest.raises(ValueError, match="t0"):
+        integrate(ExactOU(process, None), x0, times=grid, t0=1.0)
+    with pytest.raises(ValueError, match="block"):
+        ExactOU(process, 0.1, block=0)

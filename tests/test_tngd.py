@@ -304,3 +304,59 @@ def test_a_diverged_gradient_passes_through_as_nan():
     opt.step()
     assert not opt.last_step.converged
     assert all(bool(torch.isnan(p).all()) for p in model.parameters())
+
+
+def test_batchnorm_in_training_mode_keeps_its_running_statistics_to_the_user_forward():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 3)).double()
+    x, y = _data()
+    opt = TNGD(model, lr=0.1, time=5.0, damping=0.1)
+    loss = F.cross_entropy(model(x), y)  # the one forward that may move the statistics
+    after_forward = model[1].running_mean.clone()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    assert opt.last_step.converged and opt.last_step.ggn_products > 1
+    assert torch.equal(model[1].running_mean, after_forward)  # GGN products did not move them
+
+
+def test_a_parameter_frozen_after_construction_keeps_the_optimisers_space():
+    model, (x, y) = _classifier(), _data()
+    opt = TNGD(model, lr=0.1, time=2.0, damping=0.1)
+    model[0].bias.requires_grad_(False)
+    loss = F.cross_entropy(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()  # the frozen bias has no gradient: a zero one, in the same flat space
+    assert opt.last_step.converged
+
+
+def test_a_singular_natural_gradient_is_refused():
+    with pytest.raises(ValueError, match="damping"):
+        TNGD(_classifier(), time=math.inf, damping=0.0)
+
+
+def test_the_cross_entropy_rule_refuses_dense_prediction_logits():
+    op = GGNOperator(nn.Conv2d(2, 3, 1).double(), (torch.randn(4, 2, 5, 5, dtype=F64),))
+    with pytest.raises(ValueError, match="cross_entropy"):
+        op.matvec(torch.randn(op.size, dtype=F64))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"), [({"betas": 0.9}, TypeError), ({"generator": 3}, TypeError)]
+)
+def test_bad_option_types_are_refused(kwargs, error):
+    with pytest.raises(error, match=next(iter(kwargs))):
+        TNGD(_classifier(), **kwargs)
+
+
+def test_a_state_dict_carries_the_update_rule():
+    model, (x, y) = _classifier(), _data()
+    opt = TNGD(model, lr=0.1, update="adam")
+    loss = F.cross_entropy(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    other = TNGD(copy.deepcopy(model), lr=0.1, update="sgd")
+    other.load_state_dict(opt.state_dict())
+    assert other.param_groups[0]["update"] == "adam"

@@ -90,6 +90,10 @@ def integrate(
     if x0.is_floating_point() and not torch.isfinite(x0).all():
         raise ValueError("x0: expected finite values, got NaN or inf")
     if times is not None:
+        if t0 != 0.0:
+            raise ValueError(
+                "t0: expected the default with a times grid (the grid starts the clock)"
+            )
         return _along(stepper, x0, times, steps, save_every, generator)
     if steps is None:
         raise TypeError("integrate: expected steps= (or a times= grid), got neither")

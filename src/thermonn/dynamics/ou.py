@@ -33,6 +33,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from thermonn._validation import check_int
 from thermonn.dynamics.integrate import Trajectory, integrate
 
 __all__ = [
@@ -395,7 +396,7 @@ class ExactOU:
         if not isinstance(process, OUProcess):
             raise TypeError(f"process: expected an OUProcess, got {type(process).__name__}")
         self.process = process
-        self._block = block
+        self._block = check_int("block", block, minimum=1)
         self._dt = None if dt is None else float(_check_times("dt", dt))
         self._cached: tuple[float, Transition, Tensor, Tensor] | None = None
         if self._dt is not None:
@@ -456,9 +457,11 @@ class ExactOU:
         """One exact move from ``t`` to ``t_next`` (a grid step; the last interval's
         transition is kept, so a run of equal steps forms it once)."""
         h = t_next - t
-        if self._cached is None or self._cached[0] != h:
-            self._cached = self._prepare(h)
-        return self._advance(OUState(state.x, None, 0), self._cached, generator, 1)
+        prepared = self._cached  # read once: another thread may replace it meanwhile
+        if prepared is None or prepared[0] != h:
+            prepared = self._prepare(h)
+            self._cached = prepared
+        return self._advance(OUState(state.x, None, 0), prepared, generator, 1)
 
 
 def _check_times(name: str, dt: float | Tensor) -> float | Tensor:

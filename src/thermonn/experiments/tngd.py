@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from thermonn._io import atomic_write_json, atomic_write_text
+from thermonn._random import seeded_default_generator
 from thermonn._validation import check_float, check_int, check_seed
 from thermonn.optim import TNGD
 from thermonn.train import RunFolder, train_minibatch
@@ -154,8 +155,10 @@ def load_task(config: TNGDConfig) -> _Task:
 
 
 def make_optimizer(
-    name: str, model: nn.Module, config: TNGDConfig, rule: str
+    name: str, model: nn.Module, config: TNGDConfig, rule: str, seed: int = 0
 ) -> torch.optim.Optimizer:
+    """The named optimiser with the configured learning rate; TNGD's device noise is drawn
+    from a generator seeded by ``seed``."""
     lr = config.lr(name)
     if name == "adam":
         return torch.optim.Adam(model.parameters(), lr=lr)
@@ -166,7 +169,7 @@ def make_optimizer(
         model, lr=lr, time=math.inf if dense else config.time, kappa=0.0 if dense else config.kappa,
         warm_start=not dense, update="adam" if name == "tngd-adam" else "sgd",
         solver="dense" if dense else "krylov", damping=config.damping, output_hessian=rule,
-        tol=config.tol, generator=torch.Generator().manual_seed(0),
+        tol=config.tol, generator=torch.Generator().manual_seed(seed),
     )  # fmt: skip
 
 
@@ -208,9 +211,9 @@ def ngd_agreement(task: _Task, model: nn.Module, config: TNGDConfig, rows: Tenso
 
 def train_one(task: _Task, name: str, seed: int, config: TNGDConfig) -> dict[str, Any]:
     """One optimiser, one seed: the loss trace, step times, test metric (and NGD agreement)."""
-    torch.manual_seed(seed)
-    model = task.model()
-    opt = make_optimizer(name, model, config, task.rule)
+    with seeded_default_generator(seed):  # the same initial weights for every optimiser
+        model = task.model()
+    opt = make_optimizer(name, model, config, task.rule, seed)
     probe = torch.randperm(len(task.x), generator=torch.Generator().manual_seed(seed))[
         : config.batch_size
     ]
@@ -257,6 +260,21 @@ def train_one(task: _Task, name: str, seed: int, config: TNGDConfig) -> dict[str
         "wall_seconds": clock["elapsed"],
         "test_metric": _test_metric(task, model),
         "ngd_agreement": agreement,
+    }
+
+
+def environment() -> dict[str, Any]:
+    """The machine and versions a run measured on (wall-clock columns depend on them)."""
+    import platform
+
+    from thermonn import __version__
+
+    return {
+        "thermonn": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
     }
 
 
@@ -345,7 +363,12 @@ def run_tngd(
                     atomic_write_json(path, run)
                     runs.append(run)
                 tick(1)
-        payload = {"config": asdict(config), "summary": summarise(config, runs), "runs": runs}
+        payload = {
+            "config": asdict(config),
+            "environment": environment(),
+            "summary": summarise(config, runs),
+            "runs": runs,
+        }
         plot_losses(runs, Path(run_dir) / "tngd_loss.png", config.task)
         atomic_write_json(Path(run_dir) / "results.json", payload)
         atomic_write_text(Path(run_dir) / "report.md", report(payload))

@@ -33,6 +33,11 @@ OutputHessian = Callable[[Tensor, Tensor], Tensor]
 
 
 def _cross_entropy(outputs: Tensor, u: Tensor) -> Tensor:
+    if outputs.dim() != 2:
+        raise ValueError(
+            f"output_hessian: the cross_entropy rule expected logits (batch, classes), got shape "
+            f"{tuple(outputs.shape)}; for other layouts pass a callable (outputs, u) -> H u"
+        )
     p = torch.softmax(outputs.detach(), dim=-1)
     batch = outputs.numel() // outputs.shape[-1]
     return (p * u - p * (p * u).sum(-1, keepdim=True)) / batch
@@ -90,19 +95,38 @@ class GGNOperator:
         *,
         output_hessian: str | OutputHessian = "cross_entropy",
         damping: float = 0.0,
+        params: list[Tensor] | None = None,
     ) -> None:
         self.damping = check_float("damping", damping, at_least=0.0)
         self._hessian = resolve_output_hessian(output_hessian)
-        self._names = [n for n, p in model.named_parameters() if p.requires_grad]
-        params = dict(model.named_parameters())
-        self._params = {n: params[n].detach() for n in self._names}
+        named = dict(model.named_parameters())
+        if params is None:  # every parameter that requires grad, in model order
+            self._names = [n for n, p in named.items() if p.requires_grad]
+        else:  # exactly these (an optimiser's), whatever their requires_grad is now
+            by_id = {id(p): n for n, p in named.items()}
+            missing = [i for i, p in enumerate(params) if id(p) not in by_id]
+            if missing:
+                raise ValueError(
+                    f"params: expected parameters of the model, got strangers at {missing}"
+                )
+            self._names = [by_id[id(p)] for p in params]
+        self._params = {n: named[n].detach() for n in self._names}
         self._shapes = [self._params[n].shape for n in self._names]
-        frozen = {n: p.detach() for n, p in params.items() if n not in self._params}
-        buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
+        frozen = {n: p.detach() for n, p in named.items() if n not in self._params}
+        buffers = {n: b.detach() for n, b in model.named_buffers()}
         kwargs = {} if kwargs is None else kwargs
 
         def forward(p: dict[str, Tensor]) -> Tensor:
-            return functional_call(model, ({**p, **frozen}, buffers), args, kwargs)
+            # fresh buffer copies on every call: a BatchNorm in training mode updates its running
+            # statistics in place, which must neither reach the model nor a captured tensor
+            copies = {n: b.clone() for n, b in buffers.items()}
+            out = functional_call(model, ({**p, **frozen}, copies), args, kwargs)
+            if not isinstance(out, Tensor):
+                raise TypeError(
+                    f"model: expected a forward that returns one tensor for a GGN, got "
+                    f"{type(out).__name__}"
+                )
+            return out
 
         self._forward = forward
         self.outputs, self._vjp = vjp(forward, self._params)  # type: ignore[misc]

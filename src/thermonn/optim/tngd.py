@@ -80,6 +80,14 @@ def _noise_scale(values: Tensor, t: float, kappa: float) -> Tensor:
     return (kappa * _phi(2.0 * values, t) * 2.0).clamp_min(0.0).sqrt()
 
 
+def _check_ngd_damping(damping: float, time: float) -> None:
+    if damping == 0.0 and math.isinf(time):
+        raise ValueError(
+            "damping: expected damping > 0 with time = inf (a singular GGN has no natural "
+            "gradient), got 0"
+        )
+
+
 def _recorder(optimizer: TNGD) -> Callable[..., None]:
     """The forward pre-hook that records the batch: a plain function (``copy.deepcopy`` of the
     model shares it) holding the optimiser weakly and ignoring any module but its own model,
@@ -142,32 +150,35 @@ class TNGD(torch.optim.Optimizer):
         if not isinstance(time, int | float) or isinstance(time, bool) or not time >= 0:
             raise ValueError(f"time: expected a float >= 0 (math.inf for NGD), got {time!r}")
         check_float("damping", damping, at_least=0.0)
+        _check_ngd_damping(damping, time)
         check_float("kappa", kappa, at_least=0.0)
         check_bool("warm_start", warm_start)
         for name, value, valid in (("update", update, UPDATES), ("solver", solver, SOLVERS)):
             if value not in valid:
                 raise ValueError(f"{name}: expected one of {list(valid)}, got {value!r}")
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise TypeError(f"betas: expected a pair of floats, got {betas!r}")
+        if not all(isinstance(b, int | float) and 0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"betas: expected two floats in [0, 1), got {betas!r}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(
+                f"generator: expected a torch.Generator, got {type(generator).__name__}"
+            )
         check_float("eps", eps, above=0.0)
         check_float("tol", tol, above=0.0)
         check_int("max_iter", max_iter, minimum=1)
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("model: expected trainable parameters, got none")
-        defaults = {"lr": lr, "time": float(time), "damping": damping, "kappa": kappa}
+        # every option in the group, so state_dict() carries it and a load restores it
+        defaults = {
+            "lr": lr, "time": float(time), "damping": damping, "kappa": kappa,
+            "warm_start": warm_start, "update": update, "betas": (float(betas[0]), float(betas[1])),
+            "eps": eps, "solver": solver, "tol": tol, "max_iter": max_iter,
+        }  # fmt: skip
         super().__init__(params, defaults)
         self._model = model
         self._hessian = resolve_output_hessian(output_hessian)
-        self._options = (
-            warm_start,
-            update,
-            (float(betas[0]), float(betas[1])),
-            eps,
-            solver,
-            tol,
-            max_iter,
-        )
         self._generator = generator
         self._batch: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         self._stepping = False
@@ -191,7 +202,7 @@ class TNGD(torch.optim.Optimizer):
                 "TNGD.step: expected a forward pass of the model (in grad mode) first"
             )
         group = self.param_groups[0]
-        _, update, betas, eps, _, _, _ = self._options
+        update, betas, eps = group["update"], group["betas"], group["eps"]
         params: list[Tensor] = group["params"]
         gradient = torch.cat(
             [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
@@ -216,10 +227,17 @@ class TNGD(torch.optim.Optimizer):
         self, args: tuple[Any, ...], kwargs: dict[str, Any], gradient: Tensor, group: dict[str, Any]
     ) -> tuple[Tensor, tuple[int, tuple[int, int], bool]]:
         """g(t) of this step's device and what it cost."""
-        warm_start, _, _, _, solver, tol, max_iter = self._options
-        op = GGNOperator(
-            self._model, args, kwargs, output_hessian=self._hessian, damping=group["damping"]
+        warm_start, solver, tol, max_iter = (
+            group["warm_start"],
+            group["solver"],
+            group["tol"],
+            group["max_iter"],
         )
+        _check_ngd_damping(group["damping"], group["time"])
+        op = GGNOperator(
+            self._model, args, kwargs, output_hessian=self._hessian, damping=group["damping"],
+            params=group["params"],
+        )  # fmt: skip
         start = self._state_vector("g") if warm_start else None
         g0 = gradient if start is None else start
         t, kappa = group["time"], group["kappa"]

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from thermonn._validation import check_float, check_int
 
-__all__ = ["Stepper", "Trajectory", "integrate"]
+__all__ = ["Stepper", "Trajectory", "check_grid", "integrate"]
 
 
 class Stepper(Protocol):
@@ -111,6 +111,23 @@ def integrate(
     return Trajectory(torch.tensor(clock, dtype=torch.float64), torch.stack(saved))
 
 
+def check_grid(name: str, times: object) -> Tensor:
+    """A time grid: a finite, strictly increasing 1-D tensor, returned as float64 on the CPU.
+
+    Raises:
+        TypeError: not a tensor.
+        ValueError: not 1-D, empty, non-finite or not strictly increasing, naming ``name``.
+    """
+    if not isinstance(times, Tensor):
+        raise TypeError(f"{name}: expected a 1-D torch.Tensor of times, got {type(times).__name__}")
+    if times.dim() != 1 or len(times) == 0 or not bool(torch.isfinite(times).all()):
+        raise ValueError(f"{name}: expected finite times of shape (n,), got {tuple(times.shape)}")
+    grid = times.detach().double().cpu()
+    if len(grid) > 1 and not bool((grid[1:] > grid[:-1]).all()):
+        raise ValueError(f"{name}: expected strictly increasing times, got a non-increasing grid")
+    return grid
+
+
 def _along(
     stepper: Stepper,
     x0: Tensor,
@@ -128,11 +145,7 @@ def _along(
             f"stepper: expected a stepper with step_to(state, t, t_next, generator) for a time "
             f"grid, got {type(stepper).__name__}"
         )
-    if not isinstance(times, Tensor) or times.dim() != 1 or len(times) == 0:
-        raise ValueError(f"times: expected a 1-D tensor of times, got {times!r}")
-    grid = times.detach().double().cpu()
-    if not bool(torch.isfinite(grid).all()) or not bool((grid[1:] > grid[:-1]).all()):
-        raise ValueError("times: expected finite, strictly increasing times")
+    grid = check_grid("times", times)
     points = grid.tolist()
     state = stepper.init(x0)
     saved = [stepper.value(state)]

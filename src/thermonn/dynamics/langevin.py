@@ -144,6 +144,16 @@ class EulerMaruyama:
         return white if factor is None else white @ factor.mT
 
     def init(self, x0: Tensor) -> EMState:
+        factor = self.langevin.noise
+        if factor is not None and (
+            x0.shape[-1] != factor.shape[-1]
+            or factor.dtype != x0.dtype
+            or factor.device != x0.device
+        ):
+            raise ValueError(
+                f"noise: expected a factor ({x0.shape[-1]}, {x0.shape[-1]}) of {x0.dtype} on "
+                f"{x0.device} (x0's), got {tuple(factor.shape)} of {factor.dtype} on {factor.device}"
+            )
         return EMState(x0, torch.empty_like(x0))
 
     def value(self, state: EMState) -> Tensor:

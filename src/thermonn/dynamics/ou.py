@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from thermonn._validation import check_int
-from thermonn.dynamics.integrate import Trajectory, integrate
+from thermonn.dynamics.integrate import Trajectory, check_grid, integrate
 
 __all__ = [
     "ExactOU",
@@ -308,7 +308,7 @@ class OUProcess:
         """An exact path at ``times`` (strictly increasing ``(n,)``) from x(times[0]) = ``x0``
         ``(..., d)``: states ``(n, ..., d)``, on the :func:`~thermonn.dynamics.integrate`
         driver with the :class:`ExactOU` stepper (one transition for a uniform grid)."""
-        grid = _check_grid("times", times)
+        grid = check_grid("times", times)
         x0 = _check_state("x0", x0, self)
         steps = len(grid) - 1
         if steps == 0:
@@ -332,7 +332,7 @@ class OUProcess:
             ValueError: a non-increasing grid, a path of the wrong shape, a singular transition
                 covariance (a degenerate diffusion has no density).
         """
-        grid = _check_grid("times", times)
+        grid = check_grid("times", times)
         if not isinstance(path, Tensor) or path.dim() < 2 or len(path) != len(grid):
             raise ValueError(
                 f"path: expected a tensor (len(times) = {len(grid)}, ..., {self.dim}), got "
@@ -471,24 +471,16 @@ def _check_times(name: str, dt: float | Tensor) -> float | Tensor:
     return dt
 
 
-def _check_grid(name: str, times: object) -> Tensor:
-    if not isinstance(times, Tensor):
-        raise TypeError(f"{name}: expected a 1-D torch.Tensor of times, got {type(times).__name__}")
-    if times.dim() != 1 or len(times) == 0 or not bool(torch.isfinite(times).all()):
-        raise ValueError(f"{name}: expected finite times of shape (n,), got {tuple(times.shape)}")
-    grid = times.detach().double().cpu()
-    if len(grid) > 1 and not bool((grid[1:] > grid[:-1]).all()):
-        raise ValueError(f"{name}: expected strictly increasing times, got a non-increasing grid")
-    return grid
-
-
 def _check_state(name: str, x: object, process: OUProcess) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if x.dim() == 0 or x.shape[-1] != process.dim:
         raise ValueError(f"{name}: expected shape (..., {process.dim}), got {tuple(x.shape)}")
-    if x.dtype != process.drift.dtype:
-        raise ValueError(f"{name}: expected {process.drift.dtype} (the process's), got {x.dtype}")
+    if x.dtype != process.drift.dtype or x.device != process.drift.device:
+        raise ValueError(
+            f"{name}: expected {process.drift.dtype} on {process.drift.device} (the process's), "
+            f"got {x.dtype} on {x.device}"
+        )
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name}: expected finite values, got NaN or inf")
     return x

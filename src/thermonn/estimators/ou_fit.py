@@ -19,7 +19,8 @@ import torch
 from torch import Tensor
 
 from thermonn._validation import check_int
-from thermonn.dynamics.ou import OUProcess, _check_grid, ou_log_prob
+from thermonn.dynamics.integrate import check_grid
+from thermonn.dynamics.ou import OUProcess, ou_log_prob
 
 __all__ = ["OUFit", "fit_ou"]
 
@@ -43,7 +44,7 @@ def fit_ou(times: Tensor, path: Tensor, *, max_iter: int = 500) -> OUFit:
         ValueError: fewer than d + 2 points, a non-increasing grid, non-finite values, or a
             maximum-likelihood drift that is not stable (the data do not look stationary).
     """
-    grid = _check_grid("times", times)
+    grid = check_grid("times", times)
     check_int("max_iter", max_iter, minimum=1)
     if not isinstance(path, Tensor) or path.dim() < 2 or len(path) != len(grid):
         raise ValueError(f"path: expected a tensor (len(times) = {len(grid)}, ..., d)")

@@ -360,3 +360,15 @@ def test_a_state_dict_carries_the_update_rule():
     other = TNGD(copy.deepcopy(model), lr=0.1, update="sgd")
     other.load_state_dict(opt.state_dict())
     assert other.param_groups[0]["update"] == "adam"
+
+
+def test_a_float32_model_takes_the_float64_natural_gradient_step_to_float32_accuracy():
+    model, (x, y) = _classifier(), _data()
+    fisher = _dense_ggn(model, x, lambda o: F.cross_entropy(o, y), 0.1)
+    natural = torch.linalg.solve(fisher, _gradient(model, x, y))
+    single = copy.deepcopy(model).float()
+    step = _one_step(
+        lambda m: TNGD(m, lr=1.0, time=math.inf, damping=0.1, tol=1e-7), single, x.float(), y
+    )
+    assert step.dtype == torch.float32
+    assert float((-step.double() - natural).norm() / natural.norm()) < 1e-4

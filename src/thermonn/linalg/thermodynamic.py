@@ -117,7 +117,7 @@ def _couplings(a: Tensor) -> int:
 
 @dataclass(frozen=True)
 class _Run:
-    """One configured device: step, record interval (in steps), its chains and its energy."""
+    """One configured device: step, record interval (in steps), chains, stepper and burn-in."""
 
     dt: float
     every: int
@@ -193,15 +193,13 @@ def _batch_means(estimates: list[Tensor], full: Tensor) -> Tensor:
 
 
 def _cost(
-    model: DeviceModel, a: Tensor, run: _Run, time: float, samples: int, width: int | None = None
+    model: DeviceModel, a: Tensor, chains: int, time: float, samples: int, width: int | None = None
 ) -> DeviceCost:
     cost = model.cost(
         dim=a.shape[0], couplings=_couplings(a), time=time, samples=samples, width=width
     )
     # chains are copies of the device run side by side: same time, energy times the chains
-    return DeviceCost(
-        cost.time, cost.seconds, cost.samples * run.chains, cost.energy_joules * run.chains
-    )
+    return DeviceCost(cost.time, cost.seconds, cost.samples * chains, cost.energy_joules * chains)
 
 
 def _read_off(
@@ -231,7 +229,7 @@ def _read_off(
     estimate = torch.stack([statistic(xs[:, c]) for c in range(chains)]).mean(0)
     stderr = _batch_means([statistic(block) for block in _blocks(xs, blocks)], estimate)
     time = run.burn_in + samples * interval
-    return ThermoLinalgResult(estimate, stderr, _cost(model, a, run, time, samples), run.dt)
+    return ThermoLinalgResult(estimate, stderr, _cost(model, a, run.chains, time, samples), run.dt)
 
 
 def solve(
@@ -383,8 +381,7 @@ def logdet(
         work = work + protocol_work(path.states, path.times, energy_at)
         x, done = path.final, done + n
     estimate = jarzynski_estimate(work, 1.0)
-    run = _Run(dt, 1, chains, stepper, 0.0)
-    cost = _cost(model, a, run, switch_time, 1, width=1)  # one work value per chain
+    cost = _cost(model, a, chains, switch_time, 1, width=1)  # one work value per chain
     value = torch.tensor(2.0 * estimate.delta_f, dtype=a.dtype, device=a.device)
     error = torch.tensor(2.0 * estimate.error, dtype=a.dtype, device=a.device)
     return ThermoLinalgResult(value, error, cost, dt)

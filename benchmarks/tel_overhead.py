@@ -4,8 +4,13 @@ Question: what does a TEL FFN cost over a GELU FFN in forward+backward time and 
 eagerly and under ``torch.compile``, and how does memory grow with K?
 
 Baseline: ``Linear(256, 1024) → GELU → Linear(1024, 256)``.  TEL: ``TELFeedForward(256, 1024)``
-(logcosh entropy, adaptive Gaussian temperature), diagnostics off unless stated.
-Input: batch 16 × sequence 128 × d_model 256, float32, on CPU with 2 threads by default.
+(logcosh entropy, adaptive Gaussian temperature unless stated), diagnostics off unless stated,
+with its default ``kernel="auto"`` (the fused kernels compiled by ``torch.compile``); one row runs
+them uncompiled (``kernel="eager"``).  Mode ``eager``: the model itself runs eagerly; mode
+``compile``: the whole model under ``torch.compile`` (TEL's kernels are then one opaque custom
+operator in the graph).  Input: batch 16 × sequence 128 × d_model 256, float32, on CPU with 2
+threads by default.  The GELU reference runs before and after the TEL rows of each mode; the
+ratios use the mean of the two medians.
 
 Every configuration runs in its own subprocess (clean allocator and compile caches).  Time is the
 median of ``--repeats`` forward+backward passes after ``--warmup`` passes (compile happens during
@@ -57,7 +62,10 @@ def _child(cfg: dict) -> dict:
     if cfg["model"] == "gelu":
         model = nn.Sequential(nn.Linear(d, h), nn.GELU(), nn.Linear(h, d))
     else:
-        model = thermonn.TELFeedForward(d, h, steps=cfg["steps"], diagnostics=cfg["diagnostics"])
+        model = thermonn.TELFeedForward(
+            d, h, steps=cfg["steps"], diagnostics=cfg["diagnostics"], kernel=cfg["kernel"],
+            temperature=cfg["temperature"],
+        )  # fmt: skip
     x = torch.randn(b, s, d, requires_grad=True)
     fn = torch.compile(model) if cfg["mode"] == "compile" else model
 
@@ -134,19 +142,38 @@ def _machine() -> dict:
     return host_info()._asdict()
 
 
+def _git() -> str:
+    root = Path(__file__).resolve().parent.parent
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                         text=True, check=False).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                           capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    return f"{rev or 'unknown'}{' (uncommitted changes)' if dirty else ''}"
+
+
 def _label(r: dict) -> str:
     if r["model"] == "gelu":
         return "GELU FFN"
-    return f"TEL FFN K={r['steps']}" + (" (+diagnostics)" if r["diagnostics"] else "")
+    extra = [x for x, on in (("fixed T", r["temperature"] == "fixed"),
+                             ("kernel=eager", r["kernel"] == "eager"),
+                             ("+diagnostics", r["diagnostics"])) if on]  # fmt: skip
+    return f"TEL FFN K={r['steps']}" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def _markdown(payload: dict) -> str:
     rows = payload["rows"]
-    ref = {r["mode"]: r for r in rows if r["model"] == "gelu"}
+    ref: dict[str, dict] = {}
+    for mode in {r["mode"] for r in rows}:
+        gelus = [r for r in rows if r["model"] == "gelu" and r["mode"] == mode]
+        ref[mode] = {
+            "median_ms": statistics.mean(g["median_ms"] for g in gelus),
+            "peak_mib": statistics.mean(g["peak_mib"] for g in gelus),
+        }
     lines = [
         "# TEL feed-forward overhead vs a GELU feed-forward",
         "",
         f"Command: `{payload['command']}`  ",
+        f"Code: {payload['git']}  ",
         f"Machine: {payload['machine']['cpu']}, {payload['threads']} threads, "
         f"torch {payload['machine']['torch']}, Python {payload['machine']['python']}  ",
         f"Shapes: batch {payload['batch']} × seq {payload['seq']}, {payload['d_model']} → "
@@ -167,6 +194,22 @@ def _markdown(payload: dict) -> str:
             f"| {r['median_ms'] / g['median_ms']:.2f} | {r['peak_mib']:.1f} "
             f"| {r['peak_mib'] / g['peak_mib']:.2f} | {saved} | {flop} | {r['parameters']} |"
         )
+    lines += ["", "Goals (TEL FFN, adaptive T, K = 4: ≤ 1.15× GELU time, ≤ 1.25× peak memory; "
+              "peak memory flat from K = 1 to K = 16):", ""]  # fmt: skip
+    for mode in sorted(ref):
+        plain = {r["steps"]: r for r in rows if r["model"] == "tel" and r["mode"] == mode
+                 and r["kernel"] == "auto" and r["temperature"] == "adaptive"
+                 and not r["diagnostics"]}  # fmt: skip
+        if 4 in plain:
+            t = plain[4]["median_ms"] / ref[mode]["median_ms"]
+            m = plain[4]["peak_mib"] / ref[mode]["peak_mib"]
+            lines.append(
+                f"- {mode}: time {t:.2f}× ({'met' if t <= 1.15 else 'missed'}), "
+                f"peak memory {m:.2f}× ({'met' if m <= 1.25 else 'missed'})"
+            )
+        if 1 in plain and 16 in plain:
+            lo, hi = plain[1]["peak_mib"], plain[16]["peak_mib"]
+            lines.append(f"- {mode}: peak memory K = 1 → 16: {lo:.1f} → {hi:.1f} MiB")
     return "\n".join(lines) + "\n"
 
 
@@ -176,7 +219,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--modes", nargs="+", default=["eager", "compile"])
     parser.add_argument("--out", type=Path, default=RESULTS / "tel_overhead")
     args = parser.parse_args()
@@ -186,24 +229,26 @@ def main() -> None:
     shape = {"batch": 16, "seq": 128, "d_model": 256, "hidden": 1024}
     common = {**shape, "threads": args.threads, "repeats": args.repeats, "warmup": args.warmup}
     configs = []
+    tel = {"model": "tel", "diagnostics": False, "kernel": "auto", "temperature": "adaptive"}
     for mode in args.modes:
-        configs.append({**common, "mode": mode, "model": "gelu", "steps": 0, "diagnostics": False})
-        configs += [
-            {**common, "mode": mode, "model": "tel", "steps": k, "diagnostics": False}
-            for k in args.ks
-        ]
+        gelu = {**common, "mode": mode, "model": "gelu", "steps": 0, "diagnostics": False,
+                "kernel": "-", "temperature": "-"}  # fmt: skip
+        configs.append(gelu)
+        configs += [{**common, **tel, "mode": mode, "steps": k} for k in args.ks]
         if 4 in args.ks:
-            configs.append(
-                {**common, "mode": mode, "model": "tel", "steps": 4, "diagnostics": True}
-            )
+            configs.append({**common, **tel, "mode": mode, "steps": 4, "temperature": "fixed"})
+            configs.append({**common, **tel, "mode": mode, "steps": 4, "diagnostics": True})
+            if mode == "eager":
+                configs.append({**common, **tel, "mode": mode, "steps": 4, "kernel": "eager"})
+        configs.append(gelu)
     rows = []
     for i, cfg in enumerate(configs, 1):
-        print(f"[{i}/{len(configs)}] {cfg['mode']} {cfg['model']} K={cfg['steps']} "
-              f"diagnostics={cfg['diagnostics']}", flush=True)  # fmt: skip
+        print(f"[{i}/{len(configs)}] {cfg['mode']} {_label(cfg)}", flush=True)
         rows.append(_run(cfg))
         print(f"    {rows[-1]['median_ms']:.1f} ms, {rows[-1]['peak_mib']:.1f} MiB", flush=True)
     payload = {
         "command": "python " + " ".join(["benchmarks/tel_overhead.py", *sys.argv[1:]]),
+        "git": _git(),
         "machine": _machine(),
         **common,
         "rows": rows,

@@ -337,12 +337,21 @@ def test_empty_batch(name, dtype):
     y.sum().backward()
     assert x.grad.shape == (0, 4)
 
-    class Fixed:
-        def initial(self, y):
+    class Fixed(torch.nn.Module):
+        def memo(self):
+            return None
+
+        def initial(self, y, memo):
             return torch.tensor(0.5, dtype=y.dtype), None
 
-        def next(self, t, y, k):
+        def next(self, t, y, k, memo):
             return t, None
+
+        def observe(self, y, k, s_hat):
+            pass
+
+        def fused_form(self, memo):
+            return None
 
         def estimate(self, y):
             return torch.zeros(*y.shape[:-1], 1, dtype=y.dtype)

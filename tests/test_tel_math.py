@@ -14,20 +14,31 @@ from helpers import ALL_ENTROPIES, PRIMAL_ENTROPIES, equilibrium, fixed_tel
 from thermonn.functional import LogCosh, tel_descent
 
 
-class _ConstantT:
-    """Temperature rule of the functional core at a fixed T (for step sizes beyond the bound)."""
+class _ConstantT(torch.nn.Module):
+    """Temperature rule of the functional core at a fixed T (for step sizes beyond the bound);
+    with ``learn`` the temperature is a parameter the descent differentiates."""
 
-    def __init__(self, t: float):
-        self.t = torch.tensor(t, dtype=torch.float64)
+    def __init__(self, t: float, learn: bool = False):
+        super().__init__()
+        self.t = torch.nn.Parameter(torch.tensor(t, dtype=torch.float64), requires_grad=learn)
 
-    def initial(self, y):
+    def memo(self):
+        return None
+
+    def initial(self, y, memo):
         return self.t, None
 
-    def next(self, t, y, k):
+    def next(self, t, y, k, memo):
         return t, None
+
+    def observe(self, y, k, s_hat):
+        pass
 
     def estimate(self, y):
         return torch.zeros(*y.shape[:-1], 1, dtype=y.dtype)
+
+    def fused_form(self, memo):
+        return None
 
 
 @pytest.mark.parametrize("name", ALL_ENTROPIES)
@@ -241,13 +252,9 @@ def test_temperature_sensitivity_bounded_t4(name, steps):
     grid = torch.linspace(-50, 50, 200001, dtype=torch.float64)
     sup_phi = ent.phi(grid).abs().max().item()
     z = 4.0 * torch.randn(256, 1, dtype=torch.float64)
-    t = torch.tensor(t_max, dtype=torch.float64, requires_grad=True)
-
-    class _T(_ConstantT):
-        def initial(self, y):
-            return t, None
-
-    y = tel_descent(z, entropy=ent, temperature=_T(t_max), etas=torch.full((steps,), eta)).output
+    rule = _ConstantT(t_max, learn=True)
+    t = rule.t
+    y = tel_descent(z, entropy=ent, temperature=rule, etas=torch.full((steps,), eta)).output
     grads = torch.stack(
         [torch.autograd.grad(yi, t, retain_graph=True)[0] for yi in y.flatten()[:64]]
     )

@@ -189,7 +189,7 @@ def test_diagnostics_trace_matches_direct_computation():
     z = layer.weight @ x.T
     z = z.T + layer.bias
     with torch.no_grad():
-        t0, _ = layer.temperature.initial(z)
+        t0, _ = layer.temperature.initial(z, layer.temperature.memo())
         f0 = free_energy(layer.entropy, z, z, t0).mean()
         assert torch.allclose(tr.temperature[0], t0.mean(), atol=1e-6)
         assert torch.allclose(tr.free_energy[0], f0, atol=1e-5)

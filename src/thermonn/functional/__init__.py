@@ -6,7 +6,14 @@ from thermonn.functional import activations, entropy, nodes, potentials, statmec
 from thermonn.functional.entropy import *  # noqa: F403  (every entropy name, listed once there)
 from thermonn.functional.free_energy import free_energy, free_energy_grad
 from thermonn.functional.hopfield import hopfield_energy, hopfield_update
-from thermonn.functional.tel import TELResult, TELTrace, TemperatureUpdate, tel_descent
+from thermonn.functional.tel import (
+    KERNELS,
+    TELResult,
+    TELTrace,
+    TemperatureUpdate,
+    tel_descent,
+    unrolled_descent,
+)
 from thermonn.functional.temperature import (
     check_temperature_box,
     ema,
@@ -18,6 +25,7 @@ from thermonn.functional.temperature import (
 
 __all__ = [
     *entropy.__all__,
+    "KERNELS",
     "TELResult",
     "TELTrace",
     "TemperatureUpdate",
@@ -35,5 +43,6 @@ __all__ = [
     "statmech",
     "target_temperature",
     "tel_descent",
+    "unrolled_descent",
     "temperature_bounds",
 ]

@@ -41,6 +41,7 @@ __all__ = [
     "check_temperature_range",
     "ema",
     "gaussian_entropy",
+    "gaussian_entropy_terms",
     "moment_features",
     "target_temperature",
     "temperature_bounds",
@@ -58,7 +59,7 @@ def _at_least_float32(y: Tensor) -> Tensor:
     return y if y.dtype in (torch.float32, torch.float64) else y.float()
 
 
-def _row_threshold(dtype: torch.dtype) -> float:
+def row_threshold(dtype: torch.dtype) -> float:
     """:math:`A = 2^{-16}\\sqrt{\\text{finfo.max}}`: rows with all :math:`|y_i| \\le A` cannot
     overflow a sum of up to :math:`2^{30}` squared deviations (:math:`2^{30} \\cdot 4A^2 \\le`
     finfo.max)."""
@@ -72,7 +73,7 @@ def _rescale_rows(y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     ``c = 1`` (NaN fails the comparison) and an infinite row gets ``c = 0``, so non-finite rows
     give non-finite statistics -- confined to their own row.
     """
-    thr = _row_threshold(y.dtype)
+    thr = row_threshold(y.dtype)
     with torch.no_grad():
         amax = y.abs().amax(dim=-1, keepdim=True)
         big = amax > thr
@@ -88,11 +89,42 @@ def gaussian_entropy(y: Tensor, eps: float = 1e-5) -> Tensor:
     :math:`1/(2\sqrt{d\varepsilon})`.  Finite, with a finite gradient, for every finite input
     (huge rows are rescaled exactly, see the module docstring).
     """
-    ys, scale, big = _rescale_rows(_at_least_float32(y))
+    return _gaussian(y, eps, rescale=True, terms=False)[0]
+
+
+def gaussian_entropy_terms(
+    y: Tensor, eps: float = 1e-5, *, rescale: bool = True
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    r""":func:`gaussian_entropy` with what its derivative needs: ``(S_hat, g, m, c)``, each
+    ``(..., 1)``, such that :math:`\partial\hat S/\partial y_i = g\,(c\,y_i - m)` -- the derivative
+    autograd takes of :func:`gaussian_entropy` (:math:`c` the row scale, :math:`m` the mean of the
+    scaled row, :math:`g = 1/(d(\operatorname{Var} + \varepsilon))` on ordinary rows, 0 where the
+    estimate is capped).  ``rescale=False`` skips the huge-row check (one reduction less): exact
+    only where every :math:`|y_i| \le A` (see the module docstring)."""
+    return _gaussian(y, eps, rescale=rescale, terms=True)
+
+
+def _gaussian(
+    y: Tensor, eps: float, *, rescale: bool, terms: bool
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    scale: Tensor | None = None
+    big: Tensor | None = None
+    if rescale:
+        ys, scale, big = _rescale_rows(_at_least_float32(y))
+    else:
+        ys = _at_least_float32(y)
     if ys.numel() == 0:  # an empty batch: nothing to estimate (and no torch warning about it)
-        return ys.new_zeros(*ys.shape[:-1], 1)
-    var = ys.var(dim=-1, unbiased=False, keepdim=True)
+        zero = ys.new_zeros(*ys.shape[:-1], 1)
+        return zero, zero, zero, zero
+    var, mean = torch.var_mean(ys, dim=-1, unbiased=False, keepdim=True)
     plain = _HALF_LOG_2PI_E + 0.5 * torch.log(var + eps)
+    d = ys.shape[-1]
+    if big is None or scale is None:
+        if not terms:
+            return plain.clamp(max=ENTROPY_CAP), plain, plain, plain
+        v = var.detach()
+        gain = torch.where(plain.detach() > ENTROPY_CAP, 0.0, 1.0 / (d * (v + eps)))
+        return plain.clamp(max=ENTROPY_CAP), gain, mean.detach(), torch.ones_like(gain)
     # log Var(y) = log Var(c y) - 2 log c; Var(y) is 0 or far above eps on these rows.
     tiny = torch.finfo(var.dtype).tiny
     log_var = torch.where(
@@ -101,7 +133,14 @@ def gaussian_entropy(y: Tensor, eps: float = 1e-5) -> Tensor:
         math.log(eps) if eps > 0.0 else -math.inf,
     )
     rescaled = _HALF_LOG_2PI_E + 0.5 * log_var
-    return torch.where(big, rescaled, plain).clamp(max=ENTROPY_CAP)
+    s_hat = torch.where(big, rescaled, plain)
+    if not terms:
+        return s_hat.clamp(max=ENTROPY_CAP), s_hat, s_hat, s_hat
+    v = var.detach()
+    big_gain = torch.where(v >= tiny, 1.0 / (d * v.clamp(min=tiny)), 0.0)
+    gain = torch.where(big, big_gain, 1.0 / (d * (v + eps)))
+    gain = torch.where(s_hat.detach() > ENTROPY_CAP, 0.0, gain) * scale
+    return s_hat.clamp(max=ENTROPY_CAP), gain, mean.detach(), scale
 
 
 def moment_features(y: Tensor, dtype: torch.dtype | None = None) -> Tensor:

@@ -18,7 +18,7 @@ from thermonn._validation import (
     check_int,
 )
 from thermonn.functional.entropy import Entropy, resolve_entropy
-from thermonn.functional.tel import TELTrace, tel_descent
+from thermonn.functional.tel import KERNELS, TELTrace, tel_descent
 from thermonn.functional.temperature import (
     check_rate,
     check_temperature_box,
@@ -113,6 +113,10 @@ class TEL(nn.Module):
             statistics cost time (measured in ``benchmarks/results/tel_overhead.md``, summarised
             in ``docs/tel.md``): turn them off for speed; :func:`~thermonn.collect_diagnostics`
             turns them on where needed.
+        kernel: how the fused kernels of the built-in primal entropies run (:data:`~thermonn.functional.KERNELS`):
+            ``"auto"`` compiles them with ``torch.compile`` for inputs of at least 2^16
+            elements where a compiler is available (the first such call compiles: seconds),
+            ``"compiled"`` always, ``"eager"`` never.  The numbers agree to rounding.
 
     Shape:
         - Input: :math:`(*, H_{in})`; Output: :math:`(*, H_{out})`.
@@ -145,6 +149,7 @@ class TEL(nn.Module):
         nonexpansive: bool = False,
         bias: bool = True,
         diagnostics: bool = True,
+        kernel: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -185,6 +190,9 @@ class TEL(nn.Module):
         self.bias = nn.Parameter(torch.empty(out_features, **factory)) if bias else None
         self.step_logits = nn.Parameter(torch.empty(self.steps, **factory))
         self.diagnostics = bool(diagnostics)
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
+        self.kernel = kernel
         self.last_trace = None
         self.reset_parameters()
 
@@ -218,6 +226,7 @@ class TEL(nn.Module):
             temperature=self.temperature,
             etas=self.step_sizes(),
             diagnostics=record,
+            kernel=self.kernel,
         )
         self.last_trace = result.trace
         return result.output

@@ -13,7 +13,8 @@ with the target map :math:`\tau` of :func:`~thermonn.functional.target_temperatu
 
 ``running=True`` makes the rule input-independent within a forward pass, like BatchNorm in eval:
 :math:`\hat S_k` is replaced by a running average over training batches (updated after use, without
-gradient).  TEL uses this in non-expansive mode, where an input-dependent temperature would add
+gradient: a forward reads the copy :meth:`~AdaptiveTemperature.memo` took before its updates, and
+:meth:`~AdaptiveTemperature.observe` moves the buffer).  TEL uses this in non-expansive mode, where an input-dependent temperature would add
 :math:`\eta\sup\lVert\varphi\rVert\operatorname{Lip}(\tau\circ\hat S)` to the Lipschitz bound.
 The buffer holds K + 1 entries; the last one only feeds the diagnostic :math:`T_K` and so only
 moves on forwards that record diagnostics.  An empty batch leaves the buffer unchanged, and only
@@ -101,13 +102,31 @@ class TemperatureRule(nn.Module, abc.ABC):
         r"""Entropy estimate :math:`\hat S(y)` per sample: ``(..., d) -> (..., 1)``, float32 or wider."""
         return gaussian_entropy(y, self.eps)
 
-    @abc.abstractmethod
-    def initial(self, y: Tensor) -> tuple[Tensor, Tensor | None]:
-        """:math:`T_0` and :math:`\\hat S_0` (``None`` when not computed) for the first iterate."""
+    def memo(self) -> Tensor | None:
+        """What the rule reads besides the iterates and its parameters, captured once per forward
+        (``None`` here; the running statistics of :class:`AdaptiveTemperature`)."""
+        return None
 
     @abc.abstractmethod
-    def next(self, t: Tensor, y: Tensor, k: int) -> tuple[Tensor, Tensor | None]:
-        """:math:`T_k` from :math:`T_{k-1}` and the iterate :math:`y_k`, and :math:`\\hat S_k`."""
+    def initial(self, y: Tensor, memo: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """:math:`T_0` and :math:`\\hat S_0` (``None`` when not computed) for the first iterate;
+        a pure function of ``y``, ``memo`` and the parameters."""
+
+    @abc.abstractmethod
+    def next(
+        self, t: Tensor, y: Tensor, k: int, memo: Tensor | None
+    ) -> tuple[Tensor, Tensor | None]:
+        """:math:`T_k` from :math:`T_{k-1}` and the iterate :math:`y_k`, and :math:`\\hat S_k`;
+        a pure function of its arguments and the parameters."""
+
+    def observe(self, y: Tensor, k: int, s_hat: Tensor | None) -> None:
+        """Side effects of seeing iterate :math:`y_k` in a forward pass (none here)."""
+
+    def fused_form(self, memo: Tensor | None) -> tuple[str, list[Tensor]] | None:
+        """The closed form the fused TEL kernels know this rule by, ``(name, tensors)``:
+        ``("fixed", [T])``, ``("gaussian", [w_T, s_0])`` or ``("running", [tau(memo)])``; or
+        ``None`` (the step-wise adjoint then runs instead)."""
+        return None
 
 
 class FixedTemperature(TemperatureRule):
@@ -140,11 +159,16 @@ class FixedTemperature(TemperatureRule):
         """The temperature, a 0-d tensor in the box."""
         return self.t_min + (self.t_max - self.t_min) * torch.sigmoid(self.theta)
 
-    def initial(self, y: Tensor) -> tuple[Tensor, Tensor | None]:
+    def initial(self, y: Tensor, memo: Tensor | None) -> tuple[Tensor, Tensor | None]:
         return self.value(), None
 
-    def next(self, t: Tensor, y: Tensor, k: int) -> tuple[Tensor, Tensor | None]:
+    def next(
+        self, t: Tensor, y: Tensor, k: int, memo: Tensor | None
+    ) -> tuple[Tensor, Tensor | None]:
         return t, None
+
+    def fused_form(self, memo: Tensor | None) -> tuple[str, list[Tensor]] | None:
+        return ("fixed", [self.value()]) if type(self) is FixedTemperature else None
 
     def extra_repr(self) -> str:
         return f"t_min={self.t_min}, t_max={self.t_max}"
@@ -221,17 +245,28 @@ class AdaptiveTemperature(TemperatureRule):
             return super().estimate(y)
         return self.estimator(moment_features(y, dtype=self.offset.dtype))
 
+    def fused_form(self, memo: Tensor | None) -> tuple[str, list[Tensor]] | None:
+        if type(self) is not AdaptiveTemperature or self.estimator is not None:
+            return None
+        if memo is not None:
+            return "running", [self._target(memo.to(self.offset.dtype))]
+        return "gaussian", [self.slope, self.offset]
+
     def _target(self, s_hat: Tensor) -> Tensor:
         return target_temperature(s_hat, self.slope, self.offset, self.t_min, self.t_max)
 
-    def _running_target(self, y: Tensor, k: int) -> tuple[Tensor, Tensor | None]:
-        target = self._target(self.running_entropy[k])
-        s_hat = None
-        if self.training and y.numel() > 0:  # like BatchNorm, an empty batch teaches nothing
-            with torch.no_grad():
-                s_hat = self.estimate(y)
-                self._update_running(k, s_hat)
-        return target, s_hat
+    def memo(self) -> Tensor | None:
+        """A copy of the running entropy estimates (``None`` without running statistics): the
+        temperatures of a forward read the values from before its own updates."""
+        return self.running_entropy.clone() if self.running else None
+
+    def observe(self, y: Tensor, k: int, s_hat: Tensor | None) -> None:
+        """With running statistics in training, move ``running_entropy[k]`` towards the batch's
+        estimate of :math:`y_k` (without gradient; an empty batch teaches nothing)."""
+        if not (self.running and self.training and y.numel() > 0):
+            return
+        with torch.no_grad():
+            self._update_running(k, self.estimate(y) if s_hat is None else s_hat)
 
     def _update_running(self, k: int, s_hat: Tensor) -> None:
         """Move ``running_entropy[k]`` towards the mean of the batch's *finite* estimates; a
@@ -242,16 +277,17 @@ class AdaptiveTemperature(TemperatureRule):
         old = self.running_entropy[k]
         self.running_entropy[k] = torch.where(count > 0, old.lerp(mean, self.momentum), old)
 
-    def initial(self, y: Tensor) -> tuple[Tensor, Tensor | None]:
-        if self.running:
-            return self._running_target(y, 0)
+    def initial(self, y: Tensor, memo: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        if memo is not None:
+            return self._target(memo[0]), None
         s_hat = self.estimate(y)
         return self._target(s_hat), s_hat
 
-    def next(self, t: Tensor, y: Tensor, k: int) -> tuple[Tensor, Tensor | None]:
-        if self.running:
-            target, s_hat = self._running_target(y, k)
-            return ema(t, target, self.beta), s_hat
+    def next(
+        self, t: Tensor, y: Tensor, k: int, memo: Tensor | None
+    ) -> tuple[Tensor, Tensor | None]:
+        if memo is not None:
+            return ema(t, self._target(memo[k]), self.beta), None
         s_hat = self.estimate(y)
         return ema(t, self._target(s_hat), self.beta), s_hat
 

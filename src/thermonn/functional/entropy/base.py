@@ -56,6 +56,11 @@ class Entropy(nn.Module, abc.ABC):
     @abc.abstractmethod
     def curvature_bounds(self) -> tuple[float, float]: ...
 
+    def fused_form(self) -> tuple[str, list[Tensor]] | None:
+        """The closed form the fused TEL kernels know this entropy by -- ``(name, tensors)`` --
+        or ``None`` (here: the kernels run the step-wise adjoint instead)."""
+        return None
+
     @property
     def concave(self) -> bool:
         """True when :math:`m_+ = 0`, i.e. :math:`s` is concave everywhere."""

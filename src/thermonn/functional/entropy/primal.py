@@ -40,6 +40,10 @@ class LogCosh(Entropy):
     def curvature_bounds(self) -> tuple[float, float]:
         return 1.0, 0.0
 
+    def fused_form(self) -> tuple[str, list[Tensor]] | None:
+        # a subclass may redefine phi: only LogCosh itself is known in closed form
+        return ("logcosh", []) if type(self) is LogCosh else None
+
 
 class Gate(Entropy):
     r"""Learnable ``gate`` entropy: :math:`s(y) = h(\sigma(a y + c))`, :math:`h` the binary entropy.
@@ -99,6 +103,9 @@ class Gate(Entropy):
 
     def entropy(self, y: Tensor) -> Tensor:
         return _binary_entropy_logits(self.a * y + self.c)
+
+    def fused_form(self) -> tuple[str, list[Tensor]] | None:
+        return ("gate", [self.a, self.c]) if type(self) is Gate else None
 
     def curvature_bounds(self) -> tuple[float, float]:
         a2 = self.a_max**2

@@ -22,6 +22,10 @@ from thermonn.nn import (
     TemperatureRule,
     collect_diagnostics,
     convert,
+    load_converted,
+    reconvert,
+    save_converted,
+    trace_scalars,
 )
 
 __version__ = "0.1.0"
@@ -48,4 +52,8 @@ __all__ = [
     "collect_diagnostics",
     "convert",
     "functional",
+    "load_converted",
+    "reconvert",
+    "save_converted",
+    "trace_scalars",
 ]

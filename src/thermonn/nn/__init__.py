@@ -8,8 +8,20 @@ from thermonn.nn.activations import (
     ThermalReLU,
     temperature_penalty,
 )
-from thermonn.nn.convert import ACTIVATIONS, DEFAULT_RULES, ConversionReport, Replacement, convert
-from thermonn.nn.diagnostics import DiagnosticsLog, collect_diagnostics
+from thermonn.nn.convert import (
+    ACTIVATIONS,
+    DEFAULT_RULES,
+    PATTERNS,
+    ConversionReport,
+    Pattern,
+    Replacement,
+    Skipped,
+    convert,
+    load_converted,
+    reconvert,
+    save_converted,
+)
+from thermonn.nn.diagnostics import DiagnosticsLog, collect_diagnostics, trace_scalars
 from thermonn.nn.hopfield import ModernHopfield
 from thermonn.nn.memory import OUMemory
 from thermonn.nn.tel import TEL, TELFeedForward
@@ -33,6 +45,7 @@ __all__ = [
     "ACTIVATIONS",
     "DEFAULT_RULES",
     "NODE_ACTIVATIONS",
+    "PATTERNS",
     "TEL",
     "AdaptiveTemperature",
     "Boltzmann",
@@ -44,7 +57,9 @@ __all__ = [
     "MaxwellBoltzmann",
     "ModernHopfield",
     "OUMemory",
+    "Pattern",
     "Replacement",
+    "Skipped",
     "TELFeedForward",
     "TemperatureRule",
     "ThermalActivation",
@@ -56,6 +71,10 @@ __all__ = [
     "collect_diagnostics",
     "convert",
     "couple_temperatures",
+    "load_converted",
     "node_states",
+    "reconvert",
+    "save_converted",
     "temperature_penalty",
+    "trace_scalars",
 ]

@@ -27,6 +27,11 @@ SECTIONS = {
     "timm": "timm",
     "HuggingFace transformers": "transformers",
     "Reloading any converted model": None,
+    "Logging diagnostics (TensorBoard, Lightning, wandb)": "tensorboard",
+    "ONNX": "onnxruntime",
+    "torch.export": None,
+    "torch.func": None,
+    "TorchScript": None,
 }
 
 
@@ -88,3 +93,26 @@ def test_the_huggingface_examples(tmp_path, monkeypatch):
 def test_the_reload_example(tmp_path, monkeypatch):
     scope, _ = _run("Reloading any converted model", tmp_path, monkeypatch)
     assert scope["report"].options == {"steps": 3, "entropy": "gate"}
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Logging diagnostics (TensorBoard, Lightning, wandb)",
+        "ONNX",
+        "torch.export",
+        "torch.func",
+        "TorchScript",
+    ],
+)
+def test_the_export_and_logging_examples(title, tmp_path, monkeypatch):
+    """These blocks carry their own assertions (outputs against eager PyTorch)."""
+    if title == "ONNX":
+        pytest.importorskip("onnx")
+        pytest.importorskip("onnxscript")
+    scope, _ = _run(title, tmp_path, monkeypatch)
+    if title.startswith("Logging"):
+        assert any(
+            p.name.startswith("events.out.tfevents") for p in (tmp_path / "runs" / "tel").iterdir()
+        )
+        assert callable(scope["training_step"])

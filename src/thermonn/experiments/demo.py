@@ -176,9 +176,10 @@ def _plot_trajectories(traces: dict[str, dict[str, list[float]]], path: Path) ->
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for name, tr in traces.items():
         k = range(len(tr["temperature"]))
-        f0 = tr["free_energy"][0]
         axes[0].plot(k, tr["temperature"], marker="o", label=name)
-        axes[1].plot(k, [f - f0 for f in tr["free_energy"]], marker="o", label=name)
+        # F_k - F_0 accumulated in float64 by the trace: F itself (about 1e9 in a wide layer)
+        # is too large for float32 to show the descent
+        axes[1].plot(k, tr["free_energy_change"], marker="o", label=name)
     axes[0].set(xlabel="descent step k", ylabel="temperature $T_k$ (batch mean)")
     axes[1].set(xlabel="descent step k", ylabel="free-energy change $F_k - F_0$ (batch mean)")
     for ax in axes:
@@ -222,15 +223,18 @@ def _write_report(result: DemoResult, traces: dict[str, dict[str, list[float]]])
         "",
         "![trajectories](trajectories.png)",
         "",
-        "| layer | k | T_k | S_k | F_k | grad norm |",
-        "|---|---|---|---|---|---|",
+        "| layer | k | T_k | S_k | F_k | F_k − F_0 | grad norm |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, tr in traces.items():
         rows = zip(
-            tr["temperature"], tr["entropy"], tr["free_energy"], tr["grad_norm"], strict=True
-        )
-        for k, (t, s, f, g) in enumerate(rows):
-            lines.append(f"| {name} | {k} | {t:.4f} | {s:.4f} | {f:.4f} | {g:.4f} |")
+            tr["temperature"], tr["entropy"], tr["free_energy"], tr["free_energy_change"],
+            tr["grad_norm"], strict=True,
+        )  # fmt: skip
+        for k, (t, s, f, df, g) in enumerate(rows):
+            lines.append(
+                f"| {name} | {k} | {t:.4f} | {s:.4f} | {f:.6g} | {df:.6g} | {g:.4f} |"
+            )
     atomic_write_text(result.run_dir / "report.md", "\n".join(lines) + "\n")
 
 

@@ -55,7 +55,7 @@ from thermonn.functional.temperature import (
 __all__ = ["FusedProgram", "fast_tanh"]
 
 _COMPILE_MIN_ELEMENTS = 1 << 16
-_CHUNK_ELEMENTS = 1 << 17  # elements per compiled call: the chunk's iterates stay in L2
+_CHUNK_ELEMENTS = 1 << 17  # elements per compiled call at K = 4 (see _rows_per_call)
 _LOG2 = math.log(2.0)
 
 # tanh(x) ~ x P(x^2) / Q(x^2) on |x| <= 9 (a weighted least-squares fit of this project, see
@@ -331,9 +331,11 @@ def _config(
 
 
 def _rows_per_call(rows: int, features: int, compiled: bool, copies: int) -> int:
-    """Samples per kernel call: L2-sized chunks compiled, else the scratch budget."""
+    """Samples per kernel call: compiled, ``copies`` chunk-sized buffers fit a fixed budget of
+    about 12 * 2^17 elements (so the chunk's iterates stay in L2 at K = 4 and the scratch does
+    not grow with K); eagerly, the scratch budget of :func:`chunk_rows`."""
     if compiled:
-        return max(1, min(rows, _CHUNK_ELEMENTS // features))
+        return max(1, min(rows, 12 * _CHUNK_ELEMENTS // (copies * features)))
     return chunk_rows(rows, features, copies)
 
 
@@ -387,7 +389,7 @@ def _forward_op(
     cfg = _config(entropy, temperature, etas.shape[0], floats, flags)
     rows, d = z.shape
     y = torch.empty_like(z)
-    size = _rows_per_call(rows, d, compiled, 4)
+    size = _rows_per_call(rows, d, compiled, 12)  # a few buffers: chunks as at K = 4
     outs = _over_chunks(
         "forward", _forward_kernel, compiled, size, [z], [y], (etas, ent, temp, cfg)
     )

@@ -210,7 +210,10 @@ def trajectories_section(rows: Sequence[Row], out: Path, budget: str) -> list[st
         for layer, tr in traces.items():
             k = range(len(tr["temperature"]))
             top.plot(k, tr["temperature"], marker="o", ms=3, label=f"layer {layer}")
-            bottom.plot(k, [f - tr["free_energy"][0] for f in tr["free_energy"]], marker="o", ms=3)
+            change = tr.get("free_energy_change")  # float64-accumulated; older rows lack it
+            if change is None:
+                change = [f - tr["free_energy"][0] for f in tr["free_energy"]]
+            bottom.plot(k, change, marker="o", ms=3)
         top.set(title=task, xlabel="k", ylabel="T_k")
         bottom.set(xlabel="k", ylabel="F_k − F_0")
         for ax in (top, bottom):

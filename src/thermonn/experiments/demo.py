@@ -232,9 +232,7 @@ def _write_report(result: DemoResult, traces: dict[str, dict[str, list[float]]])
             tr["grad_norm"], strict=True,
         )  # fmt: skip
         for k, (t, s, f, df, g) in enumerate(rows):
-            lines.append(
-                f"| {name} | {k} | {t:.4f} | {s:.4f} | {f:.6g} | {df:.6g} | {g:.4f} |"
-            )
+            lines.append(f"| {name} | {k} | {t:.4f} | {s:.4f} | {f:.6g} | {df:.6g} | {g:.4f} |")
     atomic_write_text(result.run_dir / "report.md", "\n".join(lines) + "\n")
 
 

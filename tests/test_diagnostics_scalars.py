@@ -27,9 +27,9 @@ def _expected(trace: TELTrace, prefix: str) -> dict[str, float]:
         for field in TELTrace._fields
         for k in range(last + 1)
     }
-    f, g = trace.free_energy.tolist(), trace.grad_norm.tolist()
+    g = trace.grad_norm.tolist()
     out[f"{prefix}temperature/final"] = trace.temperature[-1].item()
-    out[f"{prefix}free_energy/drop"] = f[0] - f[-1]
+    out[f"{prefix}free_energy/drop"] = -trace.free_energy_change[-1].item()  # float64-accumulated
     out[f"{prefix}grad_norm/ratio"] = g[-1] / g[0]
     return out
 

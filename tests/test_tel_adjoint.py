@@ -245,3 +245,42 @@ def test_compiled_kernels_equal_eager_ones_across_padded_chunks(entropy, tempera
     torch.testing.assert_close(y1, y0, rtol=1e-12, atol=1e-12)
     for a, b in zip(g1, g0, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+class _BatchEntropyT(thermonn.nn.temperature.AdaptiveTemperature):
+    """A rule that couples samples: every sample's temperature follows the batch mean entropy."""
+
+    def estimate(self, y):
+        return super().estimate(y).mean(0, keepdim=True).expand(*y.shape[:-1], 1)
+
+
+def test_a_rule_that_couples_samples_is_replayed_whole():
+    """The step-wise backward replays samples in chunks only for rules that declare
+    ``samples_independent`` themselves; a subclass coupling samples gets the exact gradient even
+    where the batch is many chunks long (here 2^17 samples, chunks of 2^15 otherwise)."""
+    torch.manual_seed(0)
+    ent = thermonn.functional.resolve_entropy("spin")
+    rule = _BatchEntropyT(t_min=0.1, t_max=1.0, beta=0.3, steps=2, dtype=torch.float64)
+    z = torch.randn(1 << 17, 8, dtype=torch.float64, requires_grad=True)
+    etas = torch.tensor([0.3, 0.4], dtype=torch.float64, requires_grad=True)
+    g = torch.randn(z.shape, dtype=torch.float64)
+    out = tel_descent(z, entropy=ent, temperature=rule, etas=etas).output
+    mine = torch.autograd.grad(out, (z, etas, rule.slope), g)
+    ref_out, _ = unrolled_descent(z, entropy=ent, temperature=rule, etas=etas, memo=None)
+    ref = torch.autograd.grad(ref_out, (z, etas, rule.slope), g)
+    for a, b in zip(mine, ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_dataparallel_replicas_run_the_plain_loop():
+    """A replica (``torch.nn.parallel.replicate``) holds parameters outside
+    ``named_parameters()``; the step-wise program hands such a layer to the plain loop."""
+    layer = _layer("spin", "adaptive", "gaussian", False, 2)
+    layer.temperature._is_replica = True
+    program = select_program(layer.entropy, layer.temperature)
+    assert isinstance(program, StepwiseProgram) and program._replica()
+    x = torch.randn(6, 5, dtype=torch.float64)
+    _, g = _grads(layer, x, plain=False)
+    _, g_ref = _grads(layer, x, plain=True)
+    for a, b in zip(g, g_ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

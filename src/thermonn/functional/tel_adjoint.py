@@ -16,11 +16,14 @@ and runs the adjoint recursion of the K steps in reverse.  For one step
 with :math:`\bar S_k` the adjoint of the entropy estimate that set :math:`T_k` (the temperature
 recursion runs backwards alongside: :math:`\bar T_{k-1} = (1-\beta)\bar T_k`).  Only :math:`z`
 is stored, so activation memory is flat in K; the backward's scratch space is bounded by working
-through the samples in chunks (every sample descends on its own).  Programs:
+through the samples in chunks (each sample descends on its own, under the built-in rules).
+Programs:
 
 * :class:`StepwiseProgram` -- every entropy and temperature rule: each step's adjoint is the
-  vector-Jacobian product of that one step, recomputed (exact to the last bit of the unrolled
-  graph's arithmetic, for custom entropies and the MLP estimator as well);
+  vector-Jacobian product of that one step, recomputed (the unrolled graph's arithmetic, to
+  rounding, for custom entropies and the MLP estimator as well).  Gradients reach the
+  registered parameters of the entropy and the rule (``named_parameters()``); samples are
+  replayed in chunks only for rules whose ``samples_independent`` is True;
 * :class:`~thermonn.functional.tel_fused.FusedProgram` -- the built-in primal entropies
   (``logcosh``, ``gate``) with Gaussian, running or constant temperatures: the recursion above in
   closed form, fused by ``torch.compile``.
@@ -215,6 +218,12 @@ class StepwiseProgram(DescentProgram):
     def tensors(self) -> tuple[Tensor, ...]:
         return tuple(module._parameters[name] for module, name in self.slots)  # type: ignore[misc]
 
+    def _replica(self) -> bool:
+        """A ``DataParallel`` replica keeps its parameters as plain attributes, outside
+        ``named_parameters()``: the backward could not reach them, so the plain loop runs."""
+        modules: list[Any] = [self.entropy, self.temperature]
+        return any(getattr(m, "_is_replica", False) for top in modules for m in top.modules())
+
     def unrolled(self, z: Tensor, etas: Tensor, diagnostics: bool) -> TELResult:
         """The plain differentiable loop (``torch.func`` transforms, ``torch.compile``)."""
         record = _Recorder(self.entropy, self.temperature, z) if diagnostics else None
@@ -227,7 +236,7 @@ class StepwiseProgram(DescentProgram):
     def run(self, z: Tensor, etas: Tensor, diagnostics: bool) -> TELResult:
         """The autograd Function; under ``torch.compile`` the unrolled loop, which the compiler
         differentiates itself (it cannot trace the step-wise backward's ``autograd.grad``)."""
-        if torch.compiler.is_compiling():
+        if torch.compiler.is_compiling() or self._replica():
             return self.unrolled(z, etas, diagnostics)
         record = _Recorder(self.entropy, self.temperature, z) if diagnostics else None
         tensors = self.tensors()
@@ -262,7 +271,9 @@ class StepwiseProgram(DescentProgram):
         d, steps = z.shape[-1], etas.shape[0]
         zf, gf = z.reshape(-1, d), grad.reshape(-1, d)
         rows = zf.shape[0]
-        size = chunk_rows(rows, d, steps + 2)
+        # only a class that declares it itself: a subclass may couple samples
+        independent = vars(type(self.temperature)).get("samples_independent", False)
+        size = chunk_rows(rows, d, steps + 2) if independent else rows
         leaves = [_leaf(t) for t in tensors]
         vjp = _VJP(leaves)
         gz = torch.empty_like(zf)

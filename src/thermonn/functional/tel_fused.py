@@ -23,8 +23,9 @@ The backward recomputes the iterates of a chunk of samples and runs the adjoint 
 Both kernels are pure functions of tensors and a static configuration, registered as the
 custom operators ``thermonn::tel_forward`` / ``thermonn::tel_backward`` (so an outer
 ``torch.compile`` treats them as one opaque, differentiable operation) and run eagerly or under
-``torch.compile`` (CPU: one C++ loop nest per sample; CUDA: Triton).  In float32 (and below,
-computed in float32) ``tanh`` is a clamped rational approximation, :math:`x P(x^2)/Q(x^2)`,
+``torch.compile`` on chunks of samples (:func:`_rows_per_call`; CPU: C++ loop nests over each
+chunk, which stays in L2; CUDA: Triton, untested here).  In float32 (and below, computed in
+float32) ``tanh`` is a clamped rational approximation, :math:`x P(x^2)/Q(x^2)`,
 within 3.8e-7 of the exact value (measured against float64 on a 4e6-point grid over
 :math:`[-12, 12]`; float32 rounding of ``tanh`` itself is 6e-8); float64 uses ``torch.tanh``.
 """
@@ -186,26 +187,32 @@ def _forward_kernel(
     else:
         t_out, packed = z.new_empty(0), z.new_empty(0)
     est_out = torch.cat(est, -1).to(z.dtype) if est else z.new_empty(0)
-    trace_out = torch.stack(trace, dim=1) if trace else z.new_empty(0, dtype=torch.float64)
+    trace_out = torch.stack(trace, dim=1) if trace else z.new_empty(0, dtype=_wide(z))
     needs_peak = not cfg.rescale and (gaussian or bool(est))
     peak = z.abs().amax(-1) if needs_peak else z.new_empty(0)
     y_out.copy_(y)
     return t_out, packed, est_out, trace_out, peak
 
 
+def _wide(z: Tensor) -> torch.dtype:
+    """The trace's accumulation dtype: float64 (float32 on MPS, which has none)."""
+    return torch.float32 if z.device.type == "mps" else torch.float64
+
+
 def _trace_row(
     cfg: _Config, y: Tensor, z: Tensor, t: Tensor, s_hat: Tensor, ent: list[Tensor]
 ) -> Tensor:
     """Per sample ``(T, S_hat, F, ||grad F||)`` in float64 (``(R, 4)``)."""
-    y64, z64 = y.double(), z.double()
-    t64 = t.double().expand(y.shape[0], 1)
-    ent64 = [e.double() for e in ent]
+    wide = _wide(z)
+    y64, z64 = y.to(wide), z.to(wide)
+    t64 = t.to(wide).expand(y.shape[0], 1)
+    ent64 = [e.to(wide) for e in ent]
     f = 0.5 * (y64 - z64).square().sum(-1, keepdim=True) - t64 * _entropy_of(cfg, y64, ent64).sum(
         -1, keepdim=True
     )
     g = (y64 - z64) - t64 * _phi(cfg, y64, ent64)
     norm = torch.linalg.vector_norm(g, dim=-1, keepdim=True)
-    return torch.cat([t64, s_hat.double().expand(y.shape[0], 1), f, norm], -1)
+    return torch.cat([t64, s_hat.to(wide).expand(y.shape[0], 1), f, norm], -1)
 
 
 def _backward_kernel(
@@ -284,10 +291,11 @@ _COMPILED: dict[tuple[Any, ...], Callable[..., Any]] = {}
 _FAILED: dict[tuple[Any, ...], str] = {}  # configurations whose compile failed: run eagerly
 
 
+_HAVE_CXX = any(shutil.which(c) for c in ("g++", "c++", "clang++"))  # once: Inductor's CPU backend
+
+
 def _compiler_available(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return True
-    return device.type == "cpu" and any(shutil.which(c) for c in ("g++", "c++", "clang++"))
+    return device.type == "cuda" or (device.type == "cpu" and _HAVE_CXX)
 
 
 def _compiled_copy(fn: Callable[..., Any], key: tuple[Any, ...]) -> Callable[..., Any]:
@@ -410,7 +418,7 @@ def _(z, etas, ent, temp, entropy, temperature, floats, flags, compiled):
         z.new_empty((rows, steps) if gaussian else (0,)),
         z.new_empty((rows, 4 * steps) if gaussian else (0,)),
         z.new_empty((rows, n_est) if n_est else (0,)),
-        z.new_empty((rows, steps + 1, 4) if trace else (0,), dtype=torch.float64),
+        z.new_empty((rows, steps + 1, 4) if trace else (0,), dtype=_wide(z)),
         z.new_empty((rows,) if not rescale and (gaussian or n_est) else (0,)),
     )
 
@@ -527,8 +535,10 @@ class FusedProgram(DescentProgram):
         return TELResult(out, _trace(trace.detach()) if record else None)
 
     def _compiled(self, z: Tensor) -> bool:
-        if self.kernel == "eager" or torch.compiler.is_compiling():
-            return False  # an outer compile fuses around the operator; ours would be nested
+        """Whether the operator runs its kernels compiled.  Under an outer ``torch.compile`` the
+        operator is one opaque node; its kernels still run compiled, when the graph runs."""
+        if self.kernel == "eager":
+            return False
         if self.kernel == "compiled":
             return True
         return z.numel() >= _COMPILE_MIN_ELEMENTS and _compiler_available(z.device)

@@ -5,11 +5,12 @@ The flat form (:func:`trace_scalars`, :meth:`DiagnosticsLog.scalars`) maps ``/``
 Lightning's ``log_dict``, wandb's ``log`` and the like.  Per layer:
 
 * ``{field}/k={k}`` -- entry :math:`k` of every :class:`~thermonn.TELTrace` field
-  (``temperature``, ``entropy``, ``free_energy``, ``grad_norm``: whatever ``TELTrace._fields``
+  (``temperature``, ``entropy``, ``free_energy``, ``grad_norm``, ``free_energy_change``: whatever ``TELTrace._fields``
   lists), :math:`k` zero-padded to the digits of :math:`K` so that sorted order is step order
   (``k=00`` ... ``k=12`` for :math:`K = 12`);
 * ``temperature/final`` -- :math:`T_K`;
-* ``free_energy/drop`` -- :math:`F_0 - F_K`, positive when the descent lowered the free energy;
+* ``free_energy/drop`` -- :math:`F_0 - F_K` (from ``free_energy_change``, accumulated in float64),
+  positive when the descent lowered the free energy;
 * ``grad_norm/ratio`` -- :math:`\lVert\nabla F_K\rVert / \lVert\nabla F_0\rVert`, below 1 when
   the descent contracts (``inf`` when only :math:`\nabla F_0` is 0, NaN when both are).
 
@@ -80,9 +81,9 @@ def _scalars(trace: TELTrace, prefix: str, steps: str, summaries: bool) -> dict[
     }
     if summaries:
         v = dict(zip(trace._fields, values, strict=True))
-        t, f, g = v["temperature"], v["free_energy"], v["grad_norm"]
+        t, df, g = v["temperature"], v["free_energy_change"], v["grad_norm"]
         out[f"{prefix}temperature/final"] = t[-1].item()
-        out[f"{prefix}free_energy/drop"] = (f[0] - f[-1]).item()
+        out[f"{prefix}free_energy/drop"] = -df[-1].item()  # F_0 - F_K, float64-accumulated
         out[f"{prefix}grad_norm/ratio"] = (g[-1] / g[0]).item()  # IEEE: x/0 = inf, 0/0 = nan
     return dict(sorted(out.items()))
 

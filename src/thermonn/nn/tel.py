@@ -133,6 +133,7 @@ class TEL(nn.Module):
 
     last_trace: TELTrace | None
     temperature: TemperatureRule
+    kernel: str = "auto"  # a class default: TELs pickled before the option existed still load
 
     def __init__(
         self,

@@ -90,6 +90,11 @@ class TemperatureRule(nn.Module, abc.ABC):
     mode: ClassVar[str]
     """The ``temperature=`` name of the rule."""
 
+    samples_independent: ClassVar[bool] = False
+    """True when each sample's temperatures depend on that sample alone (both built-in rules):
+    then TEL's step-wise backward may replay the samples in chunks.  Read off the class itself,
+    not inherited: a subclass declares it again if it keeps samples independent."""
+
     def __init__(self, *, t_min: float, t_max: float, eps: float = 1e-5) -> None:
         super().__init__()
         self.t_min, self.t_max = check_temperature_range(t_min, t_max)
@@ -138,6 +143,7 @@ class FixedTemperature(TemperatureRule):
     """
 
     mode: ClassVar[str] = "fixed"
+    samples_independent: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -189,6 +195,7 @@ class AdaptiveTemperature(TemperatureRule):
     """
 
     mode: ClassVar[str] = "adaptive"
+    samples_independent: ClassVar[bool] = True
     running_entropy: Tensor
 
     def __init__(

@@ -147,9 +147,8 @@ def unrolled_descent(
     memo: Tensor | None,
     observe: bool = True,
     record: _Recorder | None = None,
-) -> tuple[Tensor, list[Tensor]]:
-    r"""The K-step loop itself: ``(y_K, [T_0, ..., T_{K-1}])`` in ``z``'s dtype and the descent
-    dtype.  Differentiable where called with gradient (inside ``torch.func`` transforms); the
+) -> Tensor:
+    r"""The K-step loop itself: :math:`y_K` in ``z``'s dtype.  Differentiable where called with gradient (inside ``torch.func`` transforms); the
     analytic backward runs it without gradient and replays its steps.
 
     ``z`` is the projection as given; the descent reads ``entropy.descent_input(z)`` in
@@ -165,11 +164,9 @@ def unrolled_descent(
     t, s_hat = temperature.initial(y, memo)
     if observe:
         temperature.observe(y, 0, s_hat)
-    temps = []
     for k in range(steps):
         if record is not None:
             record(state, t, s_hat)
-        temps.append(t)
         state = entropy.step(state, z_descent, t.to(dtype), etas[k])
         y = entropy.output(state)
         if k + 1 < steps or record is not None:  # T_K is only needed for the trace
@@ -178,7 +175,7 @@ def unrolled_descent(
                 temperature.observe(y, k + 1, s_hat)
     if record is not None:
         record(state, t, s_hat)
-    return y.to(z.dtype), temps
+    return y.to(z.dtype)
 
 
 def tel_descent(

@@ -24,7 +24,7 @@ Programs:
   rounding, for custom entropies and the MLP estimator as well).  Gradients reach the
   registered parameters of the entropy and the rule (``named_parameters()``); samples are
   replayed in chunks only for rules whose ``samples_independent`` is True;
-* :class:`~thermonn.functional.tel_fused.FusedProgram` -- the built-in primal entropies
+* :class:`~thermonn.functional.tel_ops.FusedProgram` -- the built-in primal entropies
   (``logcosh``, ``gate``) with Gaussian, running or constant temperatures: the recursion above in
   closed form, fused by ``torch.compile``.
 
@@ -91,7 +91,7 @@ class _Descent(torch.autograd.Function):
         *tensors: Tensor,
     ) -> Tensor:
         y, saved = program.forward(z, etas, record)
-        ctx.program, ctx.counts = program, (len(tensors), len(saved))
+        ctx.program, ctx.n_tensors = program, len(tensors)
         ctx.save_for_backward(z, etas, *tensors, *saved)
         return y
 
@@ -99,10 +99,8 @@ class _Descent(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         z, etas, *rest = ctx.saved_tensors
-        n, _ = ctx.counts
-        grads = ctx.program.backward(
-            z, etas, tuple(rest[:n]), tuple(rest[n:]), grad, tuple(ctx.needs_input_grad[2:])
-        )
+        n = ctx.n_tensors
+        grads = ctx.program.backward(z, etas, tuple(rest[:n]), tuple(rest[n:]), grad)
         return (None, None, *grads)
 
 
@@ -127,11 +125,20 @@ def _forward_ad_active(z: Tensor) -> bool:
     return getattr(fwad, "_current_level", -1) >= 0 and fwad.unpack_dual(z).tangent is not None
 
 
+def check_kernel(kernel: object) -> str:
+    """``kernel`` must be one of :data:`~thermonn.functional.tel.KERNELS`."""
+    if not isinstance(kernel, str):
+        raise TypeError(f"kernel: expected a str, one of {KERNELS}, got {type(kernel).__name__}")
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
+    return kernel
+
+
 def select_program(
     entropy: Entropy, temperature: TemperatureUpdate, kernel: str = "auto"
 ) -> DescentProgram:
     """The fused closed-form program where it applies, else the step-wise one."""
-    from thermonn.functional.tel_fused import FusedProgram
+    from thermonn.functional.tel_ops import FusedProgram
 
     if FusedProgram.supports(entropy, temperature):
         return FusedProgram(entropy, temperature, kernel=kernel)
@@ -149,8 +156,8 @@ def descend(
 ) -> TELResult:
     """:func:`~thermonn.functional.tel_descent`: the program's analytic backward, or the plain
     loop where :func:`_plain` says so."""
-    if kernel not in KERNELS:
-        raise ValueError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
+    check_kernel(kernel)
+    diagnostics = diagnostics and not torch.compiler.is_compiling()  # kept out of graphs
     if _plain(z):
         return StepwiseProgram(entropy, temperature).unrolled(z, etas, diagnostics)
     return select_program(entropy, temperature, kernel).run(z, etas, diagnostics)
@@ -227,7 +234,7 @@ class StepwiseProgram(DescentProgram):
     def unrolled(self, z: Tensor, etas: Tensor, diagnostics: bool) -> TELResult:
         """The plain differentiable loop (``torch.func`` transforms, ``torch.compile``)."""
         record = _Recorder(self.entropy, self.temperature, z) if diagnostics else None
-        y, _ = unrolled_descent(
+        y = unrolled_descent(
             z, entropy=self.entropy, temperature=self.temperature, etas=etas,
             memo=self.temperature.memo(), record=record,
         )  # fmt: skip
@@ -252,7 +259,7 @@ class StepwiseProgram(DescentProgram):
         """``y_K`` without gradient, and the memo the backward replays with."""
         memo = self.temperature.memo()
         with torch.no_grad():
-            y, _ = unrolled_descent(
+            y = unrolled_descent(
                 z, entropy=self.entropy, temperature=self.temperature, etas=etas, memo=memo,
                 record=record,
             )  # fmt: skip
@@ -265,7 +272,6 @@ class StepwiseProgram(DescentProgram):
         tensors: tuple[Tensor, ...],
         saved: tuple[Tensor | None, ...],
         grad: Tensor,
-        needs: tuple[bool, ...],
     ) -> tuple[Tensor | None, ...]:
         (memo,) = saved
         d, steps = z.shape[-1], etas.shape[0]

@@ -28,6 +28,7 @@ units are saturated anyway.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -89,7 +90,7 @@ def gaussian_entropy(y: Tensor, eps: float = 1e-5) -> Tensor:
     :math:`1/(2\sqrt{d\varepsilon})`.  Finite, with a finite gradient, for every finite input
     (huge rows are rescaled exactly, see the module docstring).
     """
-    return _gaussian(y, eps, rescale=True, terms=False)[0]
+    return _GaussianStats.of(y, eps, rescale=True).s_hat.clamp(max=ENTROPY_CAP)
 
 
 def gaussian_entropy_terms(
@@ -101,46 +102,54 @@ def gaussian_entropy_terms(
     scaled row, :math:`g = 1/(d(\operatorname{Var} + \varepsilon))` on ordinary rows, 0 where the
     estimate is capped).  ``rescale=False`` skips the huge-row check (one reduction less): exact
     only where every :math:`|y_i| \le A` (see the module docstring)."""
-    return _gaussian(y, eps, rescale=rescale, terms=True)
-
-
-def _gaussian(
-    y: Tensor, eps: float, *, rescale: bool, terms: bool
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    scale: Tensor | None = None
-    big: Tensor | None = None
-    if rescale:
-        ys, scale, big = _rescale_rows(_at_least_float32(y))
+    st = _GaussianStats.of(y, eps, rescale=rescale)
+    d = y.shape[-1]
+    v, capped = st.var.detach(), st.s_hat.detach() > ENTROPY_CAP
+    gain = 1.0 / (d * (v + eps))
+    if st.big is not None and st.scale is not None:
+        tiny = torch.finfo(v.dtype).tiny
+        big_gain = torch.where(v >= tiny, 1.0 / (d * v.clamp(min=tiny)), 0.0)
+        gain = torch.where(st.big, big_gain, gain)
+        scale = st.scale
     else:
-        ys = _at_least_float32(y)
-    if ys.numel() == 0:  # an empty batch: nothing to estimate (and no torch warning about it)
-        zero = ys.new_zeros(*ys.shape[:-1], 1)
-        return zero, zero, zero, zero
-    var, mean = torch.var_mean(ys, dim=-1, unbiased=False, keepdim=True)
-    plain = _HALF_LOG_2PI_E + 0.5 * torch.log(var + eps)
-    d = ys.shape[-1]
-    if big is None or scale is None:
-        if not terms:
-            return plain.clamp(max=ENTROPY_CAP), plain, plain, plain
-        v = var.detach()
-        gain = torch.where(plain.detach() > ENTROPY_CAP, 0.0, 1.0 / (d * (v + eps)))
-        return plain.clamp(max=ENTROPY_CAP), gain, mean.detach(), torch.ones_like(gain)
-    # log Var(y) = log Var(c y) - 2 log c; Var(y) is 0 or far above eps on these rows.
-    tiny = torch.finfo(var.dtype).tiny
-    log_var = torch.where(
-        var > 0.0,
-        torch.log(var.clamp(min=tiny)) - 2.0 * torch.log(scale),
-        math.log(eps) if eps > 0.0 else -math.inf,
-    )
-    rescaled = _HALF_LOG_2PI_E + 0.5 * log_var
-    s_hat = torch.where(big, rescaled, plain)
-    if not terms:
-        return s_hat.clamp(max=ENTROPY_CAP), s_hat, s_hat, s_hat
-    v = var.detach()
-    big_gain = torch.where(v >= tiny, 1.0 / (d * v.clamp(min=tiny)), 0.0)
-    gain = torch.where(big, big_gain, 1.0 / (d * (v + eps)))
-    gain = torch.where(s_hat.detach() > ENTROPY_CAP, 0.0, gain) * scale
-    return s_hat.clamp(max=ENTROPY_CAP), gain, mean.detach(), scale
+        scale = torch.ones_like(gain)
+    gain = torch.where(capped, 0.0, gain) * scale
+    return st.s_hat.clamp(max=ENTROPY_CAP), gain, st.mean.detach(), scale
+
+
+class _GaussianStats(NamedTuple):
+    """The unclamped Gaussian estimate of each row and the statistics it came from."""
+
+    s_hat: Tensor
+    var: Tensor
+    mean: Tensor
+    scale: Tensor | None  # the row scale c (None: no huge-row check)
+    big: Tensor | None
+
+    @staticmethod
+    def of(y: Tensor, eps: float, *, rescale: bool) -> _GaussianStats:
+        scale: Tensor | None = None
+        big: Tensor | None = None
+        if rescale:
+            ys, scale, big = _rescale_rows(_at_least_float32(y))
+        else:
+            ys = _at_least_float32(y)
+        if ys.numel() == 0:  # an empty batch: nothing to estimate (and no torch warning about it)
+            zero = ys.new_zeros(*ys.shape[:-1], 1)
+            return _GaussianStats(zero, zero, zero, scale, big)
+        var, mean = torch.var_mean(ys, dim=-1, unbiased=False, keepdim=True)
+        plain = _HALF_LOG_2PI_E + 0.5 * torch.log(var + eps)
+        if big is None or scale is None:
+            return _GaussianStats(plain, var, mean, None, None)
+        # log Var(y) = log Var(c y) - 2 log c; Var(y) is 0 or far above eps on these rows.
+        tiny = torch.finfo(var.dtype).tiny
+        log_var = torch.where(
+            var > 0.0,
+            torch.log(var.clamp(min=tiny)) - 2.0 * torch.log(scale),
+            math.log(eps) if eps > 0.0 else -math.inf,
+        )
+        s_hat = torch.where(big, _HALF_LOG_2PI_E + 0.5 * log_var, plain)
+        return _GaussianStats(s_hat, var, mean, scale, big)
 
 
 def moment_features(y: Tensor, dtype: torch.dtype | None = None) -> Tensor:

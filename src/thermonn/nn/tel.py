@@ -18,7 +18,8 @@ from thermonn._validation import (
     check_int,
 )
 from thermonn.functional.entropy import Entropy, resolve_entropy
-from thermonn.functional.tel import KERNELS, TELTrace, tel_descent
+from thermonn.functional.tel import TELTrace, tel_descent
+from thermonn.functional.tel_adjoint import check_kernel
 from thermonn.functional.temperature import (
     check_rate,
     check_temperature_box,
@@ -191,9 +192,7 @@ class TEL(nn.Module):
         self.bias = nn.Parameter(torch.empty(out_features, **factory)) if bias else None
         self.step_logits = nn.Parameter(torch.empty(self.steps, **factory))
         self.diagnostics = bool(diagnostics)
-        if kernel not in KERNELS:
-            raise ValueError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
-        self.kernel = kernel
+        self.kernel = check_kernel(kernel)
         self.last_trace = None
         self.reset_parameters()
 
@@ -238,7 +237,8 @@ class TEL(nn.Module):
             f"steps={self.steps}, entropy={type(self.entropy).__name__}, "
             f"T=[{self.temperature.t_min}, {self.temperature.t_max}], "
             f"temperature={self.temperature.mode!r}, eta_max={self.eta_max:.4g}, "
-            f"nonexpansive={self.nonexpansive}, bias={self.bias is not None}"
+            f"nonexpansive={self.nonexpansive}, bias={self.bias is not None}, "
+            f"kernel={self.kernel!r}"
         )
 
 

@@ -90,11 +90,12 @@ def _config(
 
 
 def _rows_per_call(rows: int, features: int, compiled: bool, copies: int) -> int:
-    """Samples per kernel call: compiled, ``copies`` chunk-sized buffers fit a fixed budget of
-    about 12 * 2^17 elements (the backward at K = 4) (so the chunk's iterates stay in L2 at K = 4 and the scratch does
-    not grow with K); eagerly, the scratch budget of :func:`chunk_rows`."""
+    """Samples per kernel call.  Compiled: a fixed number, whatever the batch (a smaller batch is
+    padded up to it, so one compiled shape serves every batch size), such that ``copies``
+    chunk-sized buffers fit about 12 * 2^17 elements -- the chunk's iterates stay in L2 at K = 4
+    and the scratch does not grow with K.  Eagerly: the scratch budget of :func:`chunk_rows`."""
     if compiled:
-        return max(1, min(rows, _CHUNK_COPIES_K4 * _CHUNK_ELEMENTS // (copies * features)))
+        return max(1, _CHUNK_COPIES_K4 * _CHUNK_ELEMENTS // (copies * features))
     return chunk_rows(rows, features, copies)
 
 

@@ -1,5 +1,6 @@
 """TEL's analytic backward against autograd through the unrolled loop, and its memory."""
 
+import copy
 import math
 
 import pytest
@@ -55,15 +56,20 @@ def _grads(layer, x, plain):
 
 @pytest.mark.parametrize(("entropy", "temperature", "estimator", "nonexpansive"), CONFIGS)
 @pytest.mark.parametrize("steps", [1, 3])
+@pytest.mark.parametrize("training", [False, True])
 def test_analytic_backward_equals_unrolled_autograd(
-    entropy, temperature, estimator, nonexpansive, steps
+    entropy, temperature, estimator, nonexpansive, steps, training
 ):
-    """Every entropy family, temperature rule and the non-expansive mode, in float64: the
-    analytic backward (fused closed form or step-wise adjoints) is the unrolled loop's gradient."""
-    layer = _layer(entropy, temperature, estimator, nonexpansive, steps).eval()
+    """Every entropy family, temperature rule and the non-expansive mode (whose running
+    statistics move in training), in float64: the analytic backward (fused closed form or
+    step-wise adjoints) is the unrolled loop's gradient, and the statistics move alike."""
+    layer = _layer(entropy, temperature, estimator, nonexpansive, steps).train(training)
+    twin = copy.deepcopy(layer)
     x = 2.0 * torch.randn(6, 4, 5, dtype=torch.float64)
-    y_ref, g_ref = _grads(layer, x, plain=True)
+    y_ref, g_ref = _grads(twin, x, plain=True)
     y, g = _grads(layer, x, plain=False)
+    for a, b in zip(layer.buffers(), twin.buffers(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-15)
     torch.testing.assert_close(y, y_ref, rtol=1e-13, atol=1e-13)
     for a, b in zip(g, g_ref, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-12)

@@ -104,7 +104,7 @@ class _Descent(torch.autograd.Function):
         return (None, None, *grads)
 
 
-def _plain(z: Tensor) -> bool:
+def _plain(z: Tensor, etas: Tensor) -> bool:
     """Run the plain loop: inside ``torch.func`` transforms and forward-mode AD (which
     differentiate it themselves), while tracing or exporting (``torch.jit.trace``, ONNX,
     ``torch.export``: the graph must be the layer's own arithmetic, not an opaque operator),
@@ -112,6 +112,7 @@ def _plain(z: Tensor) -> bool:
     return (
         torch._C._are_functorch_transforms_active()
         or _forward_ad_active(z)
+        or _forward_ad_active(etas)
         or torch.jit.is_tracing()
         or torch.onnx.is_in_onnx_export()
         or torch.compiler.is_exporting()
@@ -158,7 +159,7 @@ def descend(
     loop where :func:`_plain` says so."""
     check_kernel(kernel)
     diagnostics = diagnostics and not torch.compiler.is_compiling()  # kept out of graphs
-    if _plain(z):
+    if _plain(z, etas):
         return StepwiseProgram(entropy, temperature).unrolled(z, etas, diagnostics)
     return select_program(entropy, temperature, kernel).run(z, etas, diagnostics)
 

@@ -49,6 +49,19 @@ def _compiler_available(device: torch.device) -> bool:
     return device.type == "cuda" or (device.type == "cpu" and _HAVE_CXX)
 
 
+def _compile_errors() -> tuple[type[BaseException], ...]:
+    """What a failed compile raises (evaluated only when something was raised: the compiler's
+    modules stay unimported until then)."""
+    import torch._dynamo.exc
+    import torch._inductor.exc
+
+    return (
+        torch._dynamo.exc.TorchDynamoException,  # BackendCompilerFailed wraps C++ build errors
+        torch._inductor.exc.InductorError,
+        torch._inductor.exc.CppCompileError,
+    )
+
+
 def _compiled_copy(fn: Callable[..., Any], key: tuple[Any, ...]) -> Callable[..., Any]:
     """``torch.compile`` of a fresh copy of ``fn`` for one configuration: its own code object,
     so each configuration has its own compile cache (Dynamo keeps a few entries per code
@@ -69,7 +82,7 @@ def _call(name: str, fn: Callable[..., Any], compiled: bool, *args: Any) -> Any:
     if compiled and key not in _FAILED:
         try:
             return _compiled_copy(fn, key)(*args)
-        except Exception as err:  # the backend's failures have no common type
+        except _compile_errors() as err:  # a failure to compile, not one of the arithmetic
             _FAILED[key] = f"{type(err).__name__}: {err}"
             warnings.warn(
                 f"thermonn: torch.compile of a fused TEL kernel failed ({_FAILED[key][:300]}); "

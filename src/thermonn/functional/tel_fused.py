@@ -112,15 +112,18 @@ def _phi_terms(cfg: Config, y: Tensor, ent: list[Tensor]) -> tuple[Tensor, ...]:
     return -a * u * ds, a * dphi_du, y * dphi_du - u * ds, dphi_du
 
 
-def _entropy_of(cfg: Config, y: Tensor, ent: list[Tensor]) -> Tensor:
-    """Elementwise :math:`s(y)` (trace only)."""
+def _entropy_of(cfg: Config, y: Tensor, ent: list[Tensor], wide: torch.dtype) -> Tensor:
+    r"""Elementwise :math:`s(y)` in ``wide`` (trace only).  Its unbounded part is taken in
+    ``wide`` from the iterate's exact value; the bounded rest (in :math:`[0, \log 2]`) in the
+    descent's dtype, whose absolute rounding then limits the trace's F to about 1e-7 per
+    feature -- whatever the size of F."""
+    sp = torch.nn.functional.softplus
     if cfg.entropy == "logcosh":
         m = y.abs()
-        return _LOG2 - m - torch.nn.functional.softplus(-2.0 * m)
+        return (_LOG2 - m.to(wide)) - sp(-2.0 * m).to(wide)
     a, c = ent
     u = a * y + c
-    sp = torch.nn.functional.softplus
-    return torch.sigmoid(u) * sp(-u) + torch.sigmoid(-u) * sp(u)
+    return (torch.sigmoid(u) * sp(-u) + torch.sigmoid(-u) * sp(u)).to(wide)
 
 
 # ---- the kernels ----------------------------------------------------------------------------
@@ -187,16 +190,17 @@ def wide_dtype(z: Tensor) -> torch.dtype:
 def _trace_row(
     cfg: Config, y: Tensor, z: Tensor, t: Tensor, s_hat: Tensor, ent: list[Tensor]
 ) -> Tensor:
-    """Per sample ``(T, S_hat, F, ||grad F||)`` in float64 (``(R, 4)``)."""
+    """Per sample ``(T, S_hat, F, ||grad F||)`` (``(R, 4)``, float64): F accumulated in float64
+    from the iterate's values (its changes are resolved where F is huge, see
+    :func:`_entropy_of`); the norm of the gradient, which has no such cancellation, in the
+    descent's dtype."""
     wide = wide_dtype(z)
     y64, z64 = y.to(wide), z.to(wide)
     t64 = t.to(wide).expand(y.shape[0], 1)
-    ent64 = [e.to(wide) for e in ent]
-    f = 0.5 * (y64 - z64).square().sum(-1, keepdim=True) - t64 * _entropy_of(cfg, y64, ent64).sum(
-        -1, keepdim=True
-    )
-    g = (y64 - z64) - t64 * _phi(cfg, y64, ent64)
-    norm = torch.linalg.vector_norm(g, dim=-1, keepdim=True)
+    enthalpy = 0.5 * (y64 - z64).square().sum(-1, keepdim=True)
+    f = enthalpy - t64 * _entropy_of(cfg, y, ent, wide).sum(-1, keepdim=True)
+    g = (y - z) - t * _phi(cfg, y, ent)
+    norm = torch.linalg.vector_norm(g, dim=-1, keepdim=True).to(wide)
     return torch.cat([t64, s_hat.to(wide).expand(y.shape[0], 1), f, norm], -1)
 
 

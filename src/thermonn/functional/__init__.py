@@ -11,9 +11,9 @@ from thermonn.functional.tel import (
     TELResult,
     TELTrace,
     TemperatureUpdate,
-    tel_descent,
     unrolled_descent,
 )
+from thermonn.functional.tel_adjoint import tel_descent
 from thermonn.functional.temperature import (
     check_temperature_box,
     ema,

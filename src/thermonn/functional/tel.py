@@ -8,7 +8,8 @@ r"""The TEL descent core: K gradient steps on the free energy, with diagnostics.
 
 with :math:`T_k` from a temperature rule and the step rule named by the entropy (primal or dual
 coordinate, see :mod:`thermonn.functional.entropy.descent`).  Every module that runs free-energy
-descent calls :func:`tel_descent`; :func:`unrolled_descent` is the one loop over the K steps.
+descent calls :func:`~thermonn.functional.tel_descent` (in :mod:`thermonn.functional.tel_adjoint`);
+:func:`unrolled_descent` is the loop over the K steps.
 
 Gradients come from an analytic backward (:mod:`thermonn.functional.tel_adjoint`): the forward
 keeps only :math:`z` (and a few numbers per sample), and the backward recomputes the iterates and
@@ -42,7 +43,6 @@ __all__ = [
     "TELResult",
     "TELTrace",
     "TemperatureUpdate",
-    "tel_descent",
     "unrolled_descent",
 ]
 
@@ -176,39 +176,3 @@ def unrolled_descent(
     if record is not None:
         record(state, t, s_hat)
     return y.to(z.dtype)
-
-
-def tel_descent(
-    z: Tensor,
-    *,
-    entropy: Entropy,
-    temperature: TemperatureUpdate,
-    etas: Tensor,
-    diagnostics: bool = False,
-    kernel: str = "auto",
-) -> TELResult:
-    r"""Run :math:`K` = ``len(etas)`` free-energy descent steps from :math:`y_0 = z`.
-
-    Args:
-        z: the projection :math:`Wx + b`, shape ``(..., d)``; the descent reads
-            ``entropy.descent_input(z)`` (``z`` itself, or clipped where the output is saturated)
-            in ``entropy.descent_dtype(z.dtype)`` (float32 for float16 dual entropies), the
-            diagnostics ``z``.
-        entropy: the entropy strategy; its descent hooks run its step rule (primal or dual
-            coordinate).
-        temperature: the temperature rule (an ``nn.Module`` implementing
-            :class:`TemperatureUpdate`), giving :math:`T_0` and :math:`T_{k+1}` from the iterates.
-        etas: step sizes :math:`\eta_0, \dots, \eta_{K-1}`, shape ``(K,)``.
-        diagnostics: also return a :class:`TELTrace` (extra statistics per step; its cost is
-            measured in ``benchmarks/results/tel_overhead.md``).
-        kernel: one of :data:`KERNELS`, for the fused kernels of the built-in entropies.
-
-    Returns:
-        :class:`TELResult` with ``output`` :math:`y_K` of shape ``(..., d)`` and ``z``'s dtype.
-    """
-    from thermonn.functional.tel_adjoint import descend
-
-    return descend(
-        z, entropy=entropy, temperature=temperature, etas=etas, diagnostics=diagnostics,
-        kernel=kernel,
-    )  # fmt: skip

@@ -52,7 +52,7 @@ from thermonn.functional.tel import (
     unrolled_descent,
 )
 
-__all__ = ["DescentProgram", "StepwiseProgram", "descend", "select_program"]
+__all__ = ["DescentProgram", "StepwiseProgram", "check_kernel", "select_program", "tel_descent"]
 
 _SCRATCH_ELEMENTS = 1 << 18
 """Floor of the backward's scratch space per chunk of samples (elements); above it, a quarter of
@@ -146,7 +146,7 @@ def select_program(
     return StepwiseProgram(entropy, temperature)
 
 
-def descend(
+def tel_descent(
     z: Tensor,
     *,
     entropy: Entropy,
@@ -155,8 +155,27 @@ def descend(
     diagnostics: bool = False,
     kernel: str = "auto",
 ) -> TELResult:
-    """:func:`~thermonn.functional.tel_descent`: the program's analytic backward, or the plain
-    loop where :func:`_plain` says so."""
+    r"""Run :math:`K` = ``len(etas)`` free-energy descent steps from :math:`y_0 = z`.
+
+    Args:
+        z: the projection :math:`Wx + b`, shape ``(..., d)``; the descent reads
+            ``entropy.descent_input(z)`` (``z`` itself, or clipped where the output is saturated)
+            in ``entropy.descent_dtype(z.dtype)`` (float32 for float16 dual entropies), the
+            diagnostics ``z``.
+        entropy: the entropy strategy; its descent hooks run its step rule (primal or dual
+            coordinate).
+        temperature: the temperature rule (an ``nn.Module`` implementing
+            :class:`TemperatureUpdate`), giving :math:`T_0` and :math:`T_{k+1}` from the iterates.
+        etas: step sizes :math:`\eta_0, \dots, \eta_{K-1}`, shape ``(K,)``.
+        diagnostics: also return a :class:`TELTrace` (extra statistics per step; its cost is
+            measured in ``benchmarks/results/tel_overhead.md``).
+        kernel: one of :data:`KERNELS`, for the fused kernels of the built-in entropies.
+
+    Returns:
+        :class:`TELResult` with ``output`` :math:`y_K` of shape ``(..., d)`` and ``z``'s dtype,
+        its gradients from the program's analytic backward, or the plain loop where
+        :func:`_plain` says so.
+    """
     check_kernel(kernel)
     diagnostics = diagnostics and not torch.compiler.is_compiling()  # kept out of graphs
     if _plain(z, etas):

@@ -18,8 +18,8 @@ from thermonn._validation import (
     check_int,
 )
 from thermonn.functional.entropy import Entropy, resolve_entropy
-from thermonn.functional.tel import TELTrace, tel_descent
-from thermonn.functional.tel_adjoint import check_kernel
+from thermonn.functional.tel import TELTrace
+from thermonn.functional.tel_adjoint import check_kernel, tel_descent
 from thermonn.functional.temperature import (
     check_rate,
     check_temperature_box,

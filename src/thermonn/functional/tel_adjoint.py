@@ -1,6 +1,6 @@
-r"""The analytic backward of TEL's descent: one autograd Function, two programs.
+r"""The analytic backward of TEL's descent: :func:`tel_descent` and its two programs.
 
-The forward keeps :math:`z` (and a few numbers per sample); the backward recomputes the iterates
+The forward keeps :math:`z` (and a few numbers per sample and step); the backward recomputes the iterates
 and runs the adjoint recursion of the K steps in reverse.  For one step
 :math:`y_{k+1} = y_k - \eta_k\,((y_k - z) - T_k\varphi(y_k))` and the adjoint
 :math:`\bar y_{k+1} = \partial L/\partial y_{k+1}`:
@@ -14,8 +14,8 @@ and runs the adjoint recursion of the K steps in reverse.  For one step
     \bar T_k \mathrel{+}= \eta_k\textstyle\sum_i \bar y_{k+1,i}\,\varphi(y_{k,i}),
 
 with :math:`\bar S_k` the adjoint of the entropy estimate that set :math:`T_k` (the temperature
-recursion runs backwards alongside: :math:`\bar T_{k-1} = (1-\beta)\bar T_k`).  Only :math:`z`
-is stored, so activation memory is flat in K; the backward's scratch space is bounded by working
+recursion runs backwards alongside: :math:`\bar T_{k-1} = (1-\beta)\bar T_k`).  Activation
+memory is flat in K but for those few numbers; the backward's scratch space is bounded by working
 through the samples in chunks (each sample descends on its own, under the built-in rules).
 Programs:
 
@@ -23,13 +23,13 @@ Programs:
   vector-Jacobian product of that one step, recomputed (the unrolled graph's arithmetic, to
   rounding, for custom entropies and the MLP estimator as well).  Gradients reach the
   registered parameters of the entropy and the rule (``named_parameters()``); samples are
-  replayed in chunks only for rules whose ``samples_independent`` is True;
+  replayed in chunks only for rules whose class declares ``samples_independent``;
 * :class:`~thermonn.functional.tel_ops.FusedProgram` -- the built-in primal entropies
   (``logcosh``, ``gate``) with Gaussian, running or constant temperatures: the recursion above in
   closed form, fused by ``torch.compile``.
 
-Double backward is refused (the backward is once-differentiable); ``torch.func`` transforms run
-the loop itself (see :func:`descend`).
+Double backward is refused (the backward is once-differentiable); ``torch.func`` transforms,
+tracing and export run the loop itself (see :func:`_plain`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """TEL under DistributedDataParallel (gloo, CPU): sharded gradients equal full-batch gradients."""
 
+import os
+
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -35,6 +37,10 @@ def _worker(rank: int, world: int, store: str, out: str) -> None:
             torch.save({n: p.grad for n, p in ddp.module.named_parameters()}, out)
     finally:
         dist.destroy_process_group()
+    # Done: leave without running C++ static destructors.  About one exit in eight aborted there
+    # ("terminate called without an active exception", no Python frame), after the work was
+    # saved; an exception above still fails the test through spawn.
+    os._exit(0)
 
 
 def test_ddp_gradients_match_full_batch(tmp_path):

@@ -141,9 +141,8 @@ def select_program(
     """The fused closed-form program where it applies, else the step-wise one."""
     from thermonn.functional.tel_ops import FusedProgram
 
-    if FusedProgram.supports(entropy, temperature):
-        return FusedProgram(entropy, temperature, kernel=kernel)
-    return StepwiseProgram(entropy, temperature)
+    fused = FusedProgram.of(entropy, temperature, kernel=kernel)
+    return StepwiseProgram(entropy, temperature) if fused is None else fused
 
 
 def tel_descent(

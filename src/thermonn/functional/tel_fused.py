@@ -88,14 +88,19 @@ class Config(NamedTuple):
 # ---- elementwise closed forms ---------------------------------------------------------------
 
 
+def _gate_sigmoid(y: Tensor, a: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    r"""``(u, sigma(u))`` for the gate, ``u = a y + c`` clipped where :math:`\sigma'` is exactly 0
+    (as in :meth:`~thermonn.functional.Gate.phi`)."""
+    bound = _sigmoid_flat(y.dtype)
+    u = (a * y + c).clamp(-bound, bound)
+    return u, torch.sigmoid(u)
+
+
 def _phi(cfg: Config, y: Tensor, ent: list[Tensor]) -> Tensor:
     if cfg.entropy == "logcosh":
         return -fast_tanh(y)
-    a, c = ent
-    bound = _sigmoid_flat(y.dtype)
-    u = (a * y + c).clamp(-bound, bound)
-    s = torch.sigmoid(u)
-    return -a * u * s * (1.0 - s)
+    u, s = _gate_sigmoid(y, *ent)
+    return -ent[0] * u * s * (1.0 - s)
 
 
 def _phi_terms(cfg: Config, y: Tensor, ent: list[Tensor]) -> tuple[Tensor, ...]:
@@ -103,10 +108,8 @@ def _phi_terms(cfg: Config, y: Tensor, ent: list[Tensor]) -> tuple[Tensor, ...]:
     if cfg.entropy == "logcosh":
         t = fast_tanh(y)
         return -t, t * t - 1.0
-    a, c = ent
-    bound = _sigmoid_flat(y.dtype)
-    u = (a * y + c).clamp(-bound, bound)
-    s = torch.sigmoid(u)
+    a = ent[0]
+    u, s = _gate_sigmoid(y, *ent)
     ds = s * (1.0 - s)  # exactly 0 beyond the clip, so the clip's zero gradient is implied
     dphi_du = -a * (ds + u * ds * (1.0 - 2.0 * s))
     return -a * u * ds, a * dphi_du, y * dphi_du - u * ds, dphi_du

@@ -252,22 +252,33 @@ torch.library.register_autograd("thermonn::tel_forward", _backward, setup_contex
 
 class FusedProgram(DescentProgram):
     """The closed-form kernels for an entropy and temperature rule that have a
-    :meth:`~thermonn.functional.Entropy.fused_form`; see the module docstring."""
+    :meth:`~thermonn.functional.Entropy.fused_form`; see the module docstring.  Built per call by
+    :meth:`of`, which reads the forms (and the rule's memo) once."""
 
-    def __init__(self, entropy: Entropy, temperature: TemperatureUpdate, *, kernel: str) -> None:
+    def __init__(
+        self,
+        entropy: Entropy,
+        temperature: TemperatureUpdate,
+        forms: tuple[tuple[str, list[Tensor]], tuple[str, list[Tensor]]],
+        *,
+        kernel: str,
+    ) -> None:
         super().__init__(entropy, temperature)
-        self.kernel = kernel
+        self.forms, self.kernel = forms, kernel
 
-    @staticmethod
-    def supports(entropy: Entropy, temperature: TemperatureUpdate) -> bool:
-        memo = temperature.memo()
-        return entropy.fused_form() is not None and temperature.fused_form(memo) is not None
+    @classmethod
+    def of(
+        cls, entropy: Entropy, temperature: TemperatureUpdate, *, kernel: str
+    ) -> FusedProgram | None:
+        """The program, or ``None`` where the entropy or the rule has no closed form."""
+        ent_form, temp_form = entropy.fused_form(), temperature.fused_form(temperature.memo())
+        if ent_form is None or temp_form is None:
+            return None
+        return cls(entropy, temperature, (ent_form, temp_form), kernel=kernel)
 
     def run(self, z: Tensor, etas: Tensor, diagnostics: bool) -> TELResult:
         entropy, rule = self.entropy, self.temperature
-        memo = rule.memo()
-        ent_form, temp_form = entropy.fused_form(), rule.fused_form(memo)
-        assert ent_form is not None and temp_form is not None  # supports() said so
+        ent_form, temp_form = self.forms
         compute = torch.float64 if z.dtype == torch.float64 else torch.float32
         d = z.shape[-1]
         zf = z.reshape(-1, d).to(compute)
@@ -275,7 +286,7 @@ class FusedProgram(DescentProgram):
         temp = [t.to(compute) for t in temp_form[1]]
         running = temp_form[0] == "running"
         estimates = running and getattr(rule, "training", False)
-        record = diagnostics and not torch.compiler.is_compiling()
+        record = diagnostics  # tel_descent keeps it off under torch.compile
         # On the CPU the Gaussian estimate skips its per-step huge-row check: the iterates stay
         # within max|z| + T_max sup|phi| (every step is a convex combination), so below half
         # its threshold no sample needs it; the kernel reports max|z| and the rare batch with a
